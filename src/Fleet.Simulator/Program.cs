@@ -1,0 +1,2 @@
+Console.WriteLine("Fleet simulator: not implemented yet.");
+return 1;
