@@ -1,0 +1,127 @@
+using System.Text;
+using Fleet.Mqtt.Client;
+using Fleet.Mqtt.Protocol;
+
+namespace Fleet.Mqtt.Tests.Client;
+
+/// <summary>Client pieces that need no broker.</summary>
+public sealed class MqttClientUnitTests
+{
+    [Fact(Timeout = 10_000)]
+    public async Task Reconnect_backoff_doubles_up_to_the_maximum_and_jitter_stays_within_its_fraction()
+    {
+        var min = TimeSpan.FromMilliseconds(100);
+        var max = TimeSpan.FromSeconds(5);
+        Assert.Equal(TimeSpan.FromMilliseconds(100), ReconnectBackoff.Compute(0, min, max, 0, 0.5));
+        Assert.Equal(TimeSpan.FromMilliseconds(400), ReconnectBackoff.Compute(2, min, max, 0, 0.5));
+        Assert.Equal(max, ReconnectBackoff.Compute(20, min, max, 0, 0.5));
+        Assert.Equal(max, ReconnectBackoff.Compute(1000, min, max, 0.2, 1.0));
+        Assert.Equal(TimeSpan.FromMilliseconds(80), ReconnectBackoff.Compute(0, min, max, 0.2, 0.0));
+        Assert.Equal(TimeSpan.FromMilliseconds(120), ReconnectBackoff.Compute(0, min, max, 0.2, 1.0));
+        await Task.CompletedTask;
+    }
+
+    [Fact(Timeout = 10_000)]
+    public async Task Options_refuse_a_persistent_session_without_client_id_and_never_print_the_password()
+    {
+        Assert.Throws<ArgumentException>(() => new MqttClient(new MqttClientOptions { CleanStart = false }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new MqttClient(new MqttClientOptions { MaximumOutgoingInflight = 0 }));
+        var options = new MqttClientOptions { ClientId = "c", Username = "u", Password = "hunter2" };
+        Assert.DoesNotContain("hunter2", options.ToString(), StringComparison.Ordinal);
+        Assert.Contains("Password = ***", options.ToString(), StringComparison.Ordinal);
+        await Task.CompletedTask;
+    }
+
+    [Fact(Timeout = 10_000)]
+    public async Task Received_batch_packs_topics_and_payloads_into_pooled_storage_and_creates_topic_strings_lazily()
+    {
+        await using var client = new MqttClient(new MqttClientOptions());
+        var batch = new MqttReceivedBatch(client, generation: 7, maximumMessages: 3, initialBytes: 8);
+        Add(batch, "a/b", "first", MqttQualityOfService.AtLeastOnce, 11);
+        Add(batch, "a/c", new string('x', 1000), MqttQualityOfService.AtMostOnce, 0);
+        Assert.False(batch.IsFull);
+        Add(batch, "a/b", "third", MqttQualityOfService.AtLeastOnce, 12);
+        Assert.True(batch.IsFull);
+
+        Assert.Equal(3, batch.Count);
+        Assert.Equal(7, batch.ConnectionGeneration);
+        Assert.Equal("a/b", batch[0].Topic);
+        Assert.Same(batch[0].Topic, batch[0].Topic);
+        Assert.Equal("first", Encoding.UTF8.GetString(batch[0].Payload.Span));
+        Assert.Equal(1000, batch[1].Payload.Length);
+        Assert.Equal("a/c"u8.ToArray(), batch[1].TopicUtf8.ToArray());
+        Assert.Equal((ushort)12, batch[2].PacketId);
+        Assert.Equal(["first", new string('x', 1000), "third"], EnumeratePayloads(batch));
+
+        batch.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => batch[0]);
+        batch.Dispose();
+    }
+
+    [Fact(Timeout = 10_000)]
+    public async Task Inflight_window_admits_up_to_its_limit_and_a_cancelled_waiter_does_not_keep_a_slot()
+    {
+        var window = new InflightWindow(2);
+        Assert.True(window.TryAcquire());
+        Assert.True(window.TryAcquire());
+        Assert.False(window.TryAcquire());
+
+        using var cancel = new CancellationTokenSource();
+        var cancelled = window.AcquireAsync(cancel.Token);
+        var waiting = window.AcquireAsync(CancellationToken.None);
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled);
+        Assert.False(waiting.IsCompleted);
+
+        window.Release();
+        await waiting.WaitAsync(TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken);
+        Assert.Equal(2, window.Count);
+        Assert.Equal(2, window.Peak);
+
+        window.SetLimit(3);
+        Assert.True(window.TryAcquire());
+        Assert.Equal(3, window.Count);
+    }
+
+    [Fact(Timeout = 10_000)]
+    public async Task Connack_codes_are_named_the_way_each_version_defines_them()
+    {
+        Assert.Equal("0x86 Bad User Name or Password", MqttReasonCodes.DescribeConnAck(0x86, MqttProtocolVersion.V500));
+        Assert.Equal("return code 4 (Bad user name or password)", MqttReasonCodes.DescribeConnAck(4, MqttProtocolVersion.V311));
+        var error = new MqttConnectException("h", 1883, 5, MqttProtocolVersion.V311);
+        Assert.Equal("MQTT connection to h:1883 refused: return code 5 (Not authorized)", error.Message);
+        Assert.Equal("Not authorized", error.ReasonName);
+        await Task.CompletedTask;
+    }
+
+    [Fact(Timeout = 10_000)]
+    public async Task Connecting_to_a_closed_port_fails_fast_and_dispose_completes()
+    {
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+
+        var client = new MqttClient(new MqttClientOptions { Port = port, ConnectTimeout = TimeSpan.FromSeconds(2) });
+        await Assert.ThrowsAnyAsync<System.Net.Sockets.SocketException>(() => client.ConnectAsync(TestContext.Current.CancellationToken));
+        await client.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken);
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => client.ConnectAsync(TestContext.Current.CancellationToken));
+    }
+
+    private static List<string> EnumeratePayloads(MqttReceivedBatch batch)
+    {
+        var payloads = new List<string>();
+        foreach (var message in batch)
+        {
+            payloads.Add(Encoding.UTF8.GetString(message.Payload.Span));
+        }
+
+        return payloads;
+    }
+
+    private static void Add(MqttReceivedBatch batch, string topic, string payload, MqttQualityOfService qos, ushort packetId)
+    {
+        var view = new MqttPublishView(Encoding.UTF8.GetBytes(topic), Encoding.UTF8.GetBytes(payload), qos, retain: false, dup: false, packetId, topicAlias: 0);
+        batch.Add(view);
+    }
+}
