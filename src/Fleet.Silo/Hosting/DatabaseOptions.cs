@@ -1,0 +1,20 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Fleet.Silo.Hosting;
+
+/// <summary>Bound from <c>Fleet:Database</c>; validated when the host starts, so a missing setting fails fast.</summary>
+public sealed class DatabaseOptions
+{
+    public const string Section = "Fleet:Database";
+
+    [Required(ErrorMessage = "Fleet:Database:ConnectionString is not set. Set it in appsettings.json or as the environment variable Fleet__Database__ConnectionString (./fleet up does this).")]
+    public string ConnectionString { get; set; } = "";
+
+    /// <summary>How long start-up keeps retrying when PostgreSQL is not reachable yet (it may still be starting).</summary>
+    [Range(0, 600)]
+    public int StartupRetrySeconds { get; set; } = 30;
+
+    /// <summary>Daily position partitions kept created ahead of today.</summary>
+    [Range(1, 366)]
+    public int PartitionDaysAhead { get; set; } = 7;
+}

@@ -1,0 +1,3 @@
+using Fleet.TestSupport;
+
+[assembly: AssemblyFixture(typeof(PostgresFixture))]
