@@ -75,8 +75,11 @@ public sealed class PostgresServer : IAsyncDisposable
         Port = Port,
         Database = database,
         Username = SuperUser,
-        // Tests open many short-lived data sources; a modest pool keeps the connection count bounded.
+        // Every test opens data sources of its own and most are disposed only at the end of the run: a modest pool,
+        // and idle connections closed after 2 s, keep the server's connection count bounded.
         MaxPoolSize = 20,
+        ConnectionIdleLifetime = 2,
+        ConnectionPruningInterval = 1,
         Timeout = 15,
         CommandTimeout = 60,
     };
@@ -157,7 +160,7 @@ public sealed class PostgresServer : IAsyncDisposable
             .AppendLine("synchronous_commit = off")
             .AppendLine("full_page_writes = off")
             .AppendLine("shared_buffers = 32MB")
-            .AppendLine("max_connections = 200")
+            .AppendLine("max_connections = 500")
             .AppendLine("max_wal_size = 1GB")
             .AppendLine("logging_collector = off")
             .AppendLine("log_min_messages = warning")

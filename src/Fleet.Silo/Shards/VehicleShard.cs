@@ -1,0 +1,397 @@
+using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
+using System.Threading.Channels;
+using Fleet.Silo.Grains;
+using Fleet.Silo.Persistence;
+using Microsoft.Extensions.Logging;
+
+namespace Fleet.Silo.Shards;
+
+/// <summary>What every shard shares: settings, the store, the batcher, the read model and the sink.</summary>
+internal sealed record ShardContext(
+    SiloOptions Options,
+    GrainSettings Settings,
+    VehicleStateStore Store,
+    PositionBatcher Batcher,
+    ConcurrentDictionary<long, VehicleLiveState> Live,
+    ILiveStateSink Sink,
+    TimeProvider TimeProvider,
+    StoreHealth Health,
+    ILogger Logger);
+
+/// <summary>
+/// One shard: a bounded queue and the single loop that owns its grains. Each pass drains what is queued (up to a
+/// batch), activates the missing grains with one query, applies the reports per vehicle in event-time order,
+/// hands the rows to the batcher, runs the commands, and publishes the changed states once per vehicle.
+/// Only this loop touches the grains, so they need no locks.
+/// </summary>
+internal sealed partial class VehicleShard
+{
+    private static readonly TimeSpan FirstRetryDelay = TimeSpan.FromMilliseconds(100);
+
+    private readonly ShardContext _context;
+    private readonly Channel<ShardMessage> _queue;
+    private readonly Dictionary<long, VehicleGrain> _grains = [];
+    private readonly ShardMessage[] _drained;
+    private readonly PositionRow[] _rows;
+    private readonly Submission[] _owners;
+    private readonly List<ShardCommand> _commands = [];
+    private readonly List<long> _missing = [];
+    private readonly List<VehicleLiveState> _changed = [];
+    private readonly List<long> _idle = [];
+    private readonly long _idleMs;
+    private int _activeGrains;
+    private Task _loop = Task.CompletedTask;
+
+    public VehicleShard(int index, ShardContext context)
+    {
+        Index = index;
+        _context = context;
+        var options = context.Options;
+        _queue = Channel.CreateBounded<ShardMessage>(new BoundedChannelOptions(options.ShardQueueCapacity)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+        var drainSize = Math.Min(options.MaxBatchRows, Math.Min(options.ShardQueueCapacity, 2048));
+        _drained = new ShardMessage[drainSize];
+        _rows = new PositionRow[drainSize];
+        _owners = new Submission[drainSize];
+        _idleMs = (long)options.IdleDeactivation.TotalMilliseconds;
+    }
+
+    public int Index { get; }
+
+    public ChannelWriter<ShardMessage> Writer => _queue.Writer;
+
+    public int ActiveGrains => Volatile.Read(ref _activeGrains);
+
+    /// <summary>Completes when the queue is completed and drained, or the loop is aborted.</summary>
+    public Task Completion => _loop;
+
+    public void Start(CancellationToken abort) => _loop = Task.Run(() => RunAsync(abort), CancellationToken.None);
+
+    /// <summary>The dirty snapshots, for the final flush. Only once the loop has ended: the grains are its alone before.</summary>
+    public IEnumerable<(VehicleGrain Grain, StoredSnapshot Snapshot)> CollectDirtySnapshotsAfterStop()
+    {
+        if (!_loop.IsCompleted)
+        {
+            throw new InvalidOperationException("The shard loop is still running.");
+        }
+
+        return _grains.Values.Where(g => g.IsDirty).Select(g => (g, ToStored(g))).ToList();
+    }
+
+    private async Task RunAsync(CancellationToken abort)
+    {
+        var reader = _queue.Reader;
+        var count = 0;
+        try
+        {
+            while (await reader.WaitToReadAsync(abort))
+            {
+                count = 0;
+                while (count < _drained.Length && reader.TryRead(out var message))
+                {
+                    _drained[count++] = message;
+                }
+
+                try
+                {
+                    await ProcessAsync(count, abort);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !abort.IsCancellationRequested)
+                {
+                    // A bug in a turn must not stop the shard: its vehicles would stall for good. Fail this drain's
+                    // submissions (the broker redelivers them) and carry on with the next.
+                    LogDrainFailed(_context.Logger, Index, count, ex);
+                    FailDrained(count, ex);
+                }
+
+                Clear(count);
+            }
+        }
+        catch (OperationCanceledException) when (abort.IsCancellationRequested)
+        {
+            var stopped = new InvalidOperationException("The shard host stopped before these reports were stored.");
+            FailDrained(count, stopped);
+            while (reader.TryRead(out var message))
+            {
+                message.Submission?.Fail(stopped);
+                message.Command?.TrySetCanceled(abort);
+            }
+        }
+    }
+
+    private async Task ProcessAsync(int count, CancellationToken abort)
+    {
+        var reports = SplitAndSort(count);
+        if (_missing.Count > 0)
+        {
+            await ActivateAsync(abort);
+        }
+
+        var nowMs = _context.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+        Apply(reports, nowMs);
+        if (reports > 0)
+        {
+            await _context.Batcher.AppendAsync(_rows.AsMemory(0, reports), _owners.AsMemory(0, reports), abort);
+        }
+
+        foreach (var command in _commands)
+        {
+            RunCommand(command, nowMs);
+        }
+
+        Publish();
+    }
+
+    /// <summary>
+    /// Moves the reports to the front sorted by (vehicle, ts, seq), so each vehicle's slice applies in event-time
+    /// order; sets the commands aside; and lists the vehicles whose grains are not active.
+    /// </summary>
+    private int SplitAndSort(int count)
+    {
+        var reports = 0;
+        for (var i = 0; i < count; i++)
+        {
+            if (_drained[i].Command is { } command)
+            {
+                _commands.Add(command);
+            }
+            else
+            {
+                _drained[reports++] = _drained[i];
+            }
+        }
+
+        var span = _drained.AsSpan(0, reports);
+        span.Sort(default(ByVehicleAndEventTime));
+        for (var i = 0; i < span.Length; i++)
+        {
+            var vehicleId = span[i].Report.VehicleId;
+            if ((i == 0 || span[i - 1].Report.VehicleId != vehicleId) && !_grains.ContainsKey(vehicleId))
+            {
+                _missing.Add(vehicleId);
+            }
+        }
+
+        foreach (var command in _commands)
+        {
+            if (command.VehicleId is { } vehicleId && !_grains.ContainsKey(vehicleId) && !_missing.Contains(vehicleId))
+            {
+                _missing.Add(vehicleId);
+            }
+        }
+
+        return reports;
+    }
+
+    /// <summary>Loads the missing grains' snapshots in one query, retrying while the database is unreachable.</summary>
+    private async Task ActivateAsync(CancellationToken abort)
+    {
+        var ids = _missing.ToArray();
+        List<LoadedSnapshot> loaded;
+        var delay = FirstRetryDelay;
+        while (true)
+        {
+            try
+            {
+                loaded = await _context.Store.LoadAsync(ids, abort);
+                _context.Health.Succeeded(StoreOperation.StateLoad);
+                break;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !abort.IsCancellationRequested)
+            {
+                _context.Health.Failed(StoreOperation.StateLoad, ex, _context.TimeProvider);
+                LogActivationFailed(_context.Logger, Index, ids.Length, delay.TotalMilliseconds, ex);
+                await Task.Delay(delay, _context.TimeProvider, abort);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, _context.Options.StoreRetryMaxDelay.Ticks));
+            }
+        }
+
+        var nowMs = _context.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+        foreach (var row in loaded)
+        {
+            if (row.Snapshot is null)
+            {
+                // Unreadable: start afresh but above the stored version, so the next snapshot replaces it.
+                LogUnreadableSnapshot(_context.Logger, row.VehicleId, row.Version);
+                _grains[row.VehicleId] = new VehicleGrain(row.VehicleId, _context.Settings, nowMs, row.Version);
+                continue;
+            }
+
+            var grain = VehicleGrain.FromSnapshot(row.VehicleId, row.Version, row.Snapshot, _context.Settings, nowMs);
+            _grains[row.VehicleId] = grain;
+            _changed.Add(grain.GetLiveState());
+        }
+
+        foreach (var id in ids)
+        {
+            if (!_grains.ContainsKey(id))
+            {
+                _grains[id] = new VehicleGrain(id, _context.Settings, nowMs);
+            }
+        }
+
+        _missing.Clear();
+        Volatile.Write(ref _activeGrains, _grains.Count);
+    }
+
+    private void Apply(int reports, long nowMs)
+    {
+        VehicleGrain? grain = null;
+        var versionBefore = 0L;
+        for (var i = 0; i < reports; i++)
+        {
+            var report = _drained[i].Report;
+            if (grain is null || grain.VehicleId != report.VehicleId)
+            {
+                AddIfChanged(grain, versionBefore);
+                grain = _grains[report.VehicleId];
+                versionBefore = grain.Version;
+            }
+
+            grain.ApplyReport(report.Fix, report.ReceivedAtMs, nowMs);
+            _rows[i] = new PositionRow(report.VehicleId, report.Fix, report.ReceivedAtMs, report.ObdJson);
+            _owners[i] = _drained[i].Submission!;
+        }
+
+        AddIfChanged(grain, versionBefore);
+    }
+
+    private void AddIfChanged(VehicleGrain? grain, long versionBefore)
+    {
+        if (grain is not null && grain.HasFix && grain.Version != versionBefore)
+        {
+            _changed.Add(grain.GetLiveState());
+        }
+    }
+
+    private void RunCommand(ShardCommand command, long nowMs)
+    {
+        switch (command)
+        {
+            case SetOnlineCommand setOnline:
+                var grain = _grains[setOnline.VehicleId!.Value];
+                var before = grain.Version;
+                grain.SetOnline(setOnline.Online, setOnline.AtMs, nowMs);
+                AddIfChanged(grain, before);
+                break;
+            case SweepCommand sweep:
+                Sweep(sweep, nowMs);
+                break;
+            default:
+                throw new InvalidOperationException($"Unknown shard command {command.GetType().Name}");
+        }
+
+        command.TrySetResult();
+    }
+
+    private void Sweep(SweepCommand sweep, long nowMs)
+    {
+        foreach (var grain in _grains.Values)
+        {
+            var before = grain.Version;
+            grain.Tick(nowMs);
+            AddIfChanged(grain, before);
+            if (grain.IsDirty)
+            {
+                if (sweep.CollectSnapshots)
+                {
+                    sweep.Snapshots.Add((grain, ToStored(grain)));
+                }
+            }
+            else if (nowMs - grain.LastActivityAtMs >= _idleMs)
+            {
+                // Only clean grains go: the stored snapshot is then exactly what re-activation will find.
+                _idle.Add(grain.VehicleId);
+            }
+        }
+
+        foreach (var id in _idle)
+        {
+            _grains.Remove(id);
+        }
+
+        _idle.Clear();
+        Volatile.Write(ref _activeGrains, _grains.Count);
+    }
+
+    private void Publish()
+    {
+        if (_changed.Count == 0)
+        {
+            return;
+        }
+
+        foreach (var state in _changed)
+        {
+            _context.Live[state.VehicleId] = state;
+        }
+
+        try
+        {
+            _context.Sink.OnChanged(CollectionsMarshal.AsSpan(_changed));
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // Live frames are best effort; a failing sink must not hold back storage or acknowledgements.
+            LogSinkFailed(_context.Logger, Index, ex);
+        }
+    }
+
+    private static StoredSnapshot ToStored(VehicleGrain grain) =>
+        new(grain.VehicleId, grain.Version, VehicleStateStore.Serialize(grain.CreateSnapshot()));
+
+    private void FailDrained(int count, Exception exception)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            _drained[i].Submission?.Fail(exception);
+            _drained[i].Command?.TrySetException(exception);
+        }
+
+        foreach (var command in _commands)
+        {
+            command.TrySetException(exception);
+        }
+    }
+
+    private void Clear(int count)
+    {
+        // Drop the references to payload buffers and submissions so they can be collected.
+        Array.Clear(_drained, 0, count);
+        Array.Clear(_rows, 0, count);
+        Array.Clear(_owners, 0, count);
+        _commands.Clear();
+        _changed.Clear();
+        _missing.Clear();
+    }
+
+    private readonly struct ByVehicleAndEventTime : IComparer<ShardMessage>
+    {
+        public int Compare(ShardMessage x, ShardMessage y)
+        {
+            var c = x.Report.VehicleId.CompareTo(y.Report.VehicleId);
+            if (c == 0)
+            {
+                c = x.Report.Fix.Ts.CompareTo(y.Report.Fix.Ts);
+            }
+
+            return c != 0 ? c : x.Report.Fix.Seq.CompareTo(y.Report.Fix.Seq);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Shard {Shard}: loading {Count} grain snapshots failed; retrying in {DelayMs} ms")]
+    private static partial void LogActivationFailed(ILogger logger, int shard, int count, double delayMs, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Vehicle {VehicleId}: the stored snapshot (version {Version}) is unreadable; the grain starts afresh")]
+    private static partial void LogUnreadableSnapshot(ILogger logger, long vehicleId, long version);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Shard {Shard}: processing {Count} messages failed; their submissions fail and will be redelivered")]
+    private static partial void LogDrainFailed(ILogger logger, int shard, int count, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Shard {Shard}: the live-state sink failed")]
+    private static partial void LogSinkFailed(ILogger logger, int shard, Exception exception);
+}
