@@ -24,6 +24,15 @@ public sealed record MosquittoServerOptions
 
     /// <summary>Adds a second, TLS listener (<see cref="MosquittoServer.TlsPort"/>) with a generated self-signed certificate.</summary>
     public bool EnableTls { get; init; }
+
+    /// <summary>
+    /// A password file the test manages (for example one generated from the registry). It must exist and be readable
+    /// by the mosquitto user before the start. The server then creates no admin user: <see cref="MosquittoServer.AddUserAsync"/> refuses.
+    /// </summary>
+    public string? ExternalPasswordFile { get; init; }
+
+    /// <summary>An ACL file the test manages; <see cref="AclLines"/> and <see cref="MosquittoServer.SetAclAsync"/> are then not used.</summary>
+    public string? ExternalAclFile { get; init; }
 }
 
 /// <summary>
@@ -74,8 +83,8 @@ public sealed class MosquittoServer : IAsyncDisposable
     public string AdminPassword { get; }
 
     public string ConfigFile => Path.Combine(RootDirectory, "mosquitto.conf");
-    public string PasswordFile => Path.Combine(RootDirectory, "passwd");
-    public string AclFile => Path.Combine(RootDirectory, "acl");
+    public string PasswordFile => Options.ExternalPasswordFile ?? Path.Combine(RootDirectory, "passwd");
+    public string AclFile => Options.ExternalAclFile ?? Path.Combine(RootDirectory, "acl");
     public string LogFile => Path.Combine(RootDirectory, "mosquitto.log");
     public string CertificateFile => Path.Combine(RootDirectory, "tls.crt");
     public string KeyFile => Path.Combine(RootDirectory, "tls.key");
@@ -94,8 +103,16 @@ public sealed class MosquittoServer : IAsyncDisposable
         var server = new MosquittoServer(root, options ?? new MosquittoServerOptions());
         try
         {
-            await server.RunPasswdAsync(["-c", "-b", server.PasswordFile, AdminUser, server.AdminPassword], cancellationToken);
-            await server.WriteAclAsync(server.Options.AclLines, cancellationToken);
+            if (server.Options.ExternalPasswordFile is null)
+            {
+                await server.RunPasswdAsync(["-c", "-b", server.PasswordFile, AdminUser, server.AdminPassword], cancellationToken);
+            }
+
+            if (server.Options.ExternalAclFile is null)
+            {
+                await server.WriteAclAsync(server.Options.AclLines, cancellationToken);
+            }
+
             if (server.Options.EnableTls)
             {
                 await server.WriteCertificateAsync(cancellationToken);
@@ -114,6 +131,11 @@ public sealed class MosquittoServer : IAsyncDisposable
     /// <summary>Adds or updates a user; by default reloads the broker so the user can connect at once.</summary>
     public async Task AddUserAsync(string username, string password, bool reload = true, CancellationToken cancellationToken = default)
     {
+        if (Options.ExternalPasswordFile is not null)
+        {
+            throw new InvalidOperationException("This server uses an external password file; change that file instead.");
+        }
+
         await _fileLock.WaitAsync(cancellationToken);
         try
         {
@@ -133,6 +155,11 @@ public sealed class MosquittoServer : IAsyncDisposable
     /// <summary>Replaces the ACL (the admin entry is always kept first) and reloads.</summary>
     public async Task SetAclAsync(IEnumerable<string> lines, bool reload = true, CancellationToken cancellationToken = default)
     {
+        if (Options.ExternalAclFile is not null)
+        {
+            throw new InvalidOperationException("This server uses an external ACL file; change that file instead.");
+        }
+
         await WriteAclAsync(lines.ToArray(), cancellationToken);
         if (reload)
         {
