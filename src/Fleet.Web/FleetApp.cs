@@ -1,5 +1,11 @@
 using Fleet.Silo.Hosting;
+using Fleet.Web.Api;
+using Fleet.Web.Auth;
+using Fleet.Web.Demo;
 using Fleet.Web.Health;
+using Fleet.Web.Stats;
+using Fleet.Web.Telemetry;
+using Fleet.Web.Vehicles;
 
 namespace Fleet.Web;
 
@@ -15,13 +21,24 @@ public static class FleetApp
         configure?.Invoke(builder);
 
         builder.Services.AddProblemDetails();
+        builder.Services.AddFleetJson();
         builder.Services.AddFleetDatabase(builder.Configuration);
+        builder.Services.AddFleetDemo(builder.Configuration);
         builder.Services.AddFleetHealth();
+        builder.Services.AddFleetAuth(builder.Configuration);
+        builder.Services.AddFleetVehicles();
 
         var app = builder.Build();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.UseRateLimiter();
         app.MapHealthApi();
+        app.MapAuthApi();
+        app.MapVehiclesApi();
+        app.MapStatsApi();
+        app.MapTelemetryApi();
         return app;
     }
 }

@@ -1,0 +1,104 @@
+using Fleet.Web.Api;
+using Fleet.Web.Auth;
+using Npgsql;
+
+namespace Fleet.Web.Telemetry;
+
+/// <summary>A refused report. The payload head is given twice: exact (base64) and readable (escaped text).</summary>
+public sealed record TelemetryReject(
+    long Id,
+    string TerminalId,
+    DateTimeOffset ReceivedAt,
+    string Reason,
+    string? Field,
+    string? PayloadBase64,
+    string? PayloadText);
+
+/// <summary><c>GET /api/telemetry/rejects</c>: the gateway's record of refused reports, newest first.</summary>
+public static class TelemetryApi
+{
+    public static IEndpointRouteBuilder MapTelemetryApi(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapGroup("/api/telemetry").RequireAuthorization(FleetPolicies.TelemetryRejects)
+            .MapGet("/rejects", RejectsAsync);
+        return endpoints;
+    }
+
+    private static async Task<IResult> RejectsAsync(
+        NpgsqlDataSource db,
+        string? terminalId,
+        string? from,
+        string? to,
+        string? page,
+        string? pageSize,
+        CancellationToken ct)
+    {
+        var errors = new FieldErrors();
+        var terminal = errors.Text("terminalId", terminalId, 64);
+        var fromTime = errors.Time("from", from);
+        var toTime = errors.Time("to", to);
+        var paging = errors.Paging(page, pageSize);
+        if (fromTime is { } f && toTime is { } t && t < f)
+        {
+            errors.Add("to", "Must not be before from.");
+        }
+
+        if (errors.HasErrors)
+        {
+            return Problems.Validation(errors.Errors);
+        }
+
+        // Terminals are not department data (rejects include unknown terminals), so only the role policy applies.
+        var filter = new SqlFilter();
+        if (terminal is not null)
+        {
+            filter.Add($"terminal_id = {filter.Bind(terminal)}");
+        }
+
+        if (fromTime is { } start)
+        {
+            filter.Add($"received_at >= {filter.Bind(start.ToUniversalTime())}");
+        }
+
+        if (toTime is { } end)
+        {
+            filter.Add($"received_at < {filter.Bind(end.ToUniversalTime())}");
+        }
+
+        await using var connection = await db.OpenConnectionAsync(ct);
+        long total;
+        await using (var count = new NpgsqlCommand($"SELECT count(*) FROM telemetry_rejects{filter.Where}", connection))
+        {
+            filter.AddParametersTo(count);
+            total = (long)(await count.ExecuteScalarAsync(ct))!;
+        }
+
+        var items = new List<TelemetryReject>();
+        await using (var select = new NpgsqlCommand(
+            $"""
+            SELECT id, terminal_id, received_at, reason, field, payload_head FROM telemetry_rejects{filter.Where}
+            ORDER BY received_at DESC, id DESC LIMIT ${filter.Count + 1} OFFSET ${filter.Count + 2}
+            """,
+            connection))
+        {
+            filter.AddParametersTo(select);
+            select.Parameters.Add(new NpgsqlParameter { Value = paging.PageSize });
+            select.Parameters.Add(new NpgsqlParameter { Value = paging.Offset });
+            await using var reader = await select.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                var payload = reader.IsDBNull(5) ? null : reader.GetFieldValue<byte[]>(5);
+                items.Add(new TelemetryReject(
+                    reader.GetInt64(0),
+                    reader.GetString(1),
+                    reader.GetFieldValue<DateTimeOffset>(2),
+                    reader.GetString(3),
+                    reader.IsDBNull(4) ? null : reader.GetString(4),
+                    payload is null ? null : Convert.ToBase64String(payload),
+                    payload is null ? null : PayloadText.Escape(payload)));
+            }
+        }
+
+        return TypedResults.Ok(new PagedResult<TelemetryReject>(items, paging.Page, paging.PageSize, total));
+    }
+}
