@@ -1,0 +1,13 @@
+namespace Fleet.Simulator.Tests;
+
+/// <summary>A clock that moves only when the test says so.</summary>
+public sealed class ManualTimeProvider(DateTimeOffset start) : TimeProvider
+{
+    private DateTimeOffset _now = start;
+
+    public override DateTimeOffset GetUtcNow() => _now;
+
+    public long NowMs => _now.ToUnixTimeMilliseconds();
+
+    public void Advance(TimeSpan by) => _now += by;
+}
