@@ -1,8 +1,11 @@
 using Fleet.Silo.Hosting;
+using Fleet.Silo.Shards;
 using Fleet.Web.Api;
 using Fleet.Web.Auth;
 using Fleet.Web.Demo;
 using Fleet.Web.Health;
+using Fleet.Web.Hosting;
+using Fleet.Web.Live;
 using Fleet.Web.Stats;
 using Fleet.Web.Telemetry;
 using Fleet.Web.Vehicles;
@@ -23,10 +26,14 @@ public static class FleetApp
         builder.Services.AddProblemDetails();
         builder.Services.AddFleetJson();
         builder.Services.AddFleetDatabase(builder.Configuration);
+        // Seeding runs right after the migrations, so the broker sync and the gateway start with the registry filled.
         builder.Services.AddFleetDemo(builder.Configuration);
+        builder.Services.AddFleetSilo(builder.Configuration);
+        builder.Services.AddFleetIngestion(builder.Configuration);
         builder.Services.AddFleetHealth();
         builder.Services.AddFleetAuth(builder.Configuration);
         builder.Services.AddFleetVehicles();
+        builder.Services.AddFleetLive();
 
         var app = builder.Build();
         app.UseExceptionHandler();
@@ -39,6 +46,7 @@ public static class FleetApp
         app.MapVehiclesApi();
         app.MapStatsApi();
         app.MapTelemetryApi();
+        app.MapLiveHub();
         return app;
     }
 }
