@@ -6,6 +6,9 @@ using Fleet.Web.Demo;
 using Fleet.Web.Health;
 using Fleet.Web.Hosting;
 using Fleet.Web.Live;
+using Fleet.Web.Map;
+using Fleet.Web.Registry;
+using Fleet.Web.Site;
 using Fleet.Web.Stats;
 using Fleet.Web.Telemetry;
 using Fleet.Web.Vehicles;
@@ -33,11 +36,13 @@ public static class FleetApp
         builder.Services.AddFleetHealth();
         builder.Services.AddFleetAuth(builder.Configuration);
         builder.Services.AddFleetVehicles();
+        builder.Services.AddFleetMap(builder.Configuration);
         builder.Services.AddFleetLive();
 
         var app = builder.Build();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseFleetUi();
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseRateLimiter();
@@ -46,6 +51,8 @@ public static class FleetApp
         app.MapVehiclesApi();
         app.MapStatsApi();
         app.MapTelemetryApi();
+        app.MapRegistryApi();
+        app.MapMapApi();
         app.MapLiveHub();
         return app;
     }

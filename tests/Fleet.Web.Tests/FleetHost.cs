@@ -30,6 +30,8 @@ internal sealed class FleetHost : IAsyncDisposable
             builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
             {
                 ["Logging:LogLevel:Default"] = "Warning",
+                // The map page from the source tree (the build bundles it there), not from the test's own folder.
+                [Fleet.Web.Site.FleetUi.WebRootSetting] = TestPaths.WebRoot,
             });
             builder.Configuration.AddInMemoryCollection(settings);
             configure?.Invoke(builder);

@@ -1,0 +1,124 @@
+// fetch() for the Fleet API: same-origin cookies, JSON in and out, and every failure as an ApiError that carries the
+// ProblemDetails title/detail the server sent (or a network error), so the page can always say what went wrong.
+import { t } from "./i18n";
+
+export interface ProblemDetails {
+  type?: string;
+  title?: string;
+  status?: number;
+  detail?: string;
+  errors?: Record<string, string[]>;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly problem: ProblemDetails,
+  ) {
+    super(problem.title ?? `HTTP ${status}`);
+    this.name = "ApiError";
+  }
+
+  /** A line for a toast: title, then detail and the field errors, if any. */
+  get description(): string {
+    const parts: string[] = [];
+    if (this.problem.detail) {
+      parts.push(this.problem.detail);
+    }
+    for (const [field, messages] of Object.entries(this.problem.errors ?? {})) {
+      parts.push(`${field}: ${messages.join(" ")}`);
+    }
+    return parts.join(" ");
+  }
+}
+
+/** Called when any request answers 401: the session is gone (expired, or the account was disabled). */
+let onUnauthorized: (() => void) | null = null;
+
+export function setUnauthorizedHandler(handler: () => void): void {
+  onUnauthorized = handler;
+}
+
+export interface RequestOptions {
+  method?: "GET" | "POST" | "PUT" | "DELETE";
+  body?: unknown;
+  signal?: AbortSignal;
+  /** Do not call the 401 handler (the login form and the first /me ask expect 401). */
+  quiet401?: boolean;
+}
+
+async function send(url: string, options: RequestOptions): Promise<Response> {
+  const init: RequestInit = {
+    method: options.method ?? "GET",
+    credentials: "same-origin",
+    headers: { Accept: "application/json, application/problem+json, application/geo+json" },
+    signal: options.signal,
+  };
+  if (options.body !== undefined) {
+    init.body = JSON.stringify(options.body);
+    (init.headers as Record<string, string>)["Content-Type"] = "application/json";
+  }
+  let response: Response;
+  try {
+    response = await fetch(url, init);
+  } catch (error) {
+    if (error instanceof DOMException && error.name === "AbortError") {
+      throw error;
+    }
+    throw new ApiError(0, { title: t("common.networkError"), detail: String(error) });
+  }
+  if (!response.ok) {
+    const problem = await readProblem(response);
+    if (response.status === 401 && !options.quiet401 && onUnauthorized) {
+      onUnauthorized();
+    }
+    throw new ApiError(response.status, problem);
+  }
+  return response;
+}
+
+async function readProblem(response: Response): Promise<ProblemDetails> {
+  const fallback: ProblemDetails = { status: response.status, title: `${t("common.error")} (HTTP ${response.status})` };
+  const type = response.headers.get("Content-Type") ?? "";
+  if (!type.includes("json")) {
+    return fallback;
+  }
+  try {
+    const body = (await response.json()) as ProblemDetails;
+    return { ...fallback, ...body };
+  } catch {
+    return fallback;
+  }
+}
+
+export async function getJson<T>(url: string, options: RequestOptions = {}): Promise<T> {
+  const response = await send(url, options);
+  return (await response.json()) as T;
+}
+
+export async function postJson<T>(url: string, body: unknown, options: RequestOptions = {}): Promise<T | null> {
+  const response = await send(url, { ...options, method: "POST", body });
+  return response.status === 204 ? null : ((await response.json()) as T);
+}
+
+/** The status of a GET without throwing: for optional endpoints (the road network may not exist yet). */
+export async function probe(url: string): Promise<Response | null> {
+  try {
+    const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json, application/geo+json" } });
+    return response.ok ? response : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Builds "path?a=1&b=2" from the defined, non-empty values. */
+export function withQuery(path: string, query: Record<string, string | number | null | undefined>): string {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(query)) {
+    if (value !== null && value !== undefined && value !== "") {
+      params.set(name, String(value));
+    }
+  }
+  const text = params.toString();
+  return text ? `${path}?${text}` : path;
+}
