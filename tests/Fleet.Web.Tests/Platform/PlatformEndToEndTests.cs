@@ -8,6 +8,7 @@ using Fleet.Mqtt.Client;
 using Fleet.Mqtt.Protocol;
 using Fleet.Silo.Shards;
 using Fleet.TestSupport;
+using Fleet.Web.Tests.SignalR;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
@@ -17,7 +18,8 @@ namespace Fleet.Web.Tests.Platform;
 /// <summary>
 /// The co-hosted platform as ./fleet up runs it: the host seeds the registry, writes the broker's password and
 /// ACL files from it, and its gateway feeds the shards from a real Mosquitto running on those files. Terminals
-/// publish with their own seeded credentials; reports land once in positions and show in the REST API.
+/// publish with their own seeded credentials; reports land once in positions, in the grains' live state, in
+/// hub frames to a subscribed supervisor, and in the REST API.
 /// </summary>
 public sealed class PlatformEndToEndTests(PostgresFixture postgres) : IAsyncDisposable
 {
@@ -42,7 +44,7 @@ public sealed class PlatformEndToEndTests(PostgresFixture postgres) : IAsyncDisp
     }
 
     [Fact(Timeout = 120_000)]
-    public async Task Terminals_publishing_through_the_real_broker_reach_positions_once_and_the_live_api()
+    public async Task Terminals_publishing_through_the_real_broker_reach_positions_once_the_hub_and_the_live_api()
     {
         var db = await postgres.CreateDatabaseAsync(cancellationToken: Ct);
         var files = await StartBrokerAsync();
@@ -70,6 +72,11 @@ public sealed class PlatformEndToEndTests(PostgresFixture postgres) : IAsyncDisp
             .Select(t => (Id: t.GetProperty("terminalId").GetString()!, Password: t.GetProperty("password").GetString()!, VehicleId: t.GetProperty("vehicleId").GetInt64()))
             .ToList();
 
+        var supervisor = credentials.RootElement.GetProperty("users").EnumerateArray().First(u => u.GetProperty("role").GetString() == "supervisor");
+        var cookie = await SignalRJsonClientExtensions.LoginCookieAsync(new Uri(app.Urls.First()), "supervisor", supervisor.GetProperty("password").GetString()!, Ct);
+        await using var hub = await SignalRJsonClient.ConnectAsync(new Uri(app.Urls.First()), "/hubs/live", cookie, Ct);
+        await hub.InvokeAsync("Subscribe", [new { kind = "all" }], Ct);
+
         // Each terminal uses its own credentials, which exist only in the files the host generated from the registry.
         var start = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - (ReportsEach * 1000);
         foreach (var terminal in terminals)
@@ -92,6 +99,27 @@ public sealed class PlatformEndToEndTests(PostgresFixture postgres) : IAsyncDisp
         {
             Assert.True(shards.TryGetLiveState(terminal.VehicleId, out var live), $"no live state for vehicle {terminal.VehicleId}");
             Assert.Equal(start + ((ReportsEach - 1) * 1000), live.Ts);
+        }
+
+        // Frames carry the changed vehicles as [id, lat, lon, spd, hdg, state, acc, ts, online]; the newest row per
+        // vehicle must be its last report, in seconds.
+        var framed = new Dictionary<long, JsonElement>();
+        var wanted = terminals.Select(t => t.VehicleId).ToHashSet();
+        var frameDeadline = DateTime.UtcNow.AddSeconds(15);
+        while (DateTime.UtcNow < frameDeadline && !wanted.All(id => framed.TryGetValue(id, out var row) && row[7].GetInt64() == (start + ((ReportsEach - 1) * 1000)) / 1000))
+        {
+            var frame = await hub.NextAsync("frame", TimeSpan.FromSeconds(2), Ct);
+            foreach (var row in frame?.Arguments[0].GetProperty("rows").EnumerateArray() ?? Enumerable.Empty<JsonElement>())
+            {
+                framed[row[0].GetInt64()] = row.Clone();
+            }
+        }
+
+        foreach (var id in wanted)
+        {
+            Assert.True(framed.TryGetValue(id, out var row), $"no hub frame for vehicle {id}");
+            Assert.Equal((start + ((ReportsEach - 1) * 1000)) / 1000, row[7].GetInt64());
+            Assert.Equal(0, row[5].GetInt32()); // moving: 42.5 km/h
         }
 
         var admin = credentials.RootElement.GetProperty("users").EnumerateArray().First(u => u.GetProperty("role").GetString() == "admin");
