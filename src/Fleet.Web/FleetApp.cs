@@ -6,7 +6,9 @@ using Fleet.Web.Demo;
 using Fleet.Web.Health;
 using Fleet.Web.Hosting;
 using Fleet.Web.Live;
+using Fleet.Web.Logging;
 using Fleet.Web.Map;
+using Fleet.Web.Metrics;
 using Fleet.Web.Registry;
 using Fleet.Web.Site;
 using Fleet.Web.Stats;
@@ -25,6 +27,7 @@ public static class FleetApp
     {
         var builder = WebApplication.CreateBuilder(args);
         configure?.Invoke(builder);
+        builder.AddFleetLogging();
 
         builder.Services.AddProblemDetails();
         builder.Services.AddFleetJson();
@@ -34,6 +37,7 @@ public static class FleetApp
         builder.Services.AddFleetSilo(builder.Configuration);
         builder.Services.AddFleetIngestion(builder.Configuration);
         builder.Services.AddFleetHealth();
+        builder.Services.AddFleetMetrics();
         builder.Services.AddFleetAuth(builder.Configuration);
         builder.Services.AddFleetVehicles();
         builder.Services.AddFleetMap(builder.Configuration);
@@ -47,6 +51,7 @@ public static class FleetApp
         app.UseAuthorization();
         app.UseRateLimiter();
         app.MapHealthApi();
+        app.MapMetricsApi();
         app.MapAuthApi();
         app.MapVehiclesApi();
         app.MapStatsApi();

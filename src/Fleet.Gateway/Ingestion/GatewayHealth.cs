@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
 using Fleet.Core.Telemetry;
 using Fleet.Silo.Shards;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -74,6 +75,41 @@ internal sealed class GatewayMetrics(int maxTerminals)
     }
 
     public IReadOnlyDictionary<string, long> RejectsByTerminal() => new Dictionary<string, long>(_rejectsByTerminal, StringComparer.Ordinal);
+
+    /// <summary>
+    /// Publishes these counters on <paramref name="meter"/>, read at scrape time: the receive loop keeps counting as it
+    /// does, at no extra cost. A report is received once and then accepted, dropped as a duplicate or rejected (a
+    /// refused payload counts as one report).
+    /// </summary>
+    public void Observe(Meter meter, Func<bool> connected)
+    {
+        meter.CreateObservableCounter(
+            "fleet.reports.received",
+            () => Interlocked.Read(ref ReportsAccepted) + Interlocked.Read(ref ReportsDuplicate) + Interlocked.Read(ref ReportsRejected),
+            "{report}",
+            "Reports received from terminals: accepted, duplicate or rejected");
+        meter.CreateObservableCounter("fleet.reports.accepted", () => Interlocked.Read(ref ReportsAccepted), "{report}", "Reports validated and handed to the shards");
+        meter.CreateObservableCounter("fleet.reports.duplicate", () => Interlocked.Read(ref ReportsDuplicate), "{report}", "Reports dropped as recent duplicates of (terminal, ts, seq)");
+        meter.CreateObservableCounter("fleet.reports.rejected", ObserveRejects, "{report}", "Reports refused, by reason; each is recorded in telemetry_rejects");
+        meter.CreateObservableCounter("fleet.gateway.messages.received", () => Interlocked.Read(ref MessagesReceived), "{message}", "MQTT messages received from the broker");
+        meter.CreateObservableCounter("fleet.gateway.messages.acknowledged", () => Interlocked.Read(ref MessagesAcknowledged), "{message}", "MQTT messages acknowledged to the broker, each after its reports committed");
+        meter.CreateObservableGauge("fleet.gateway.inflight.batches", () => Volatile.Read(ref InFlightBatches), "{batch}", "Received batches submitted and waiting for their commit before the acknowledgement");
+        meter.CreateObservableGauge("fleet.gateway.inflight.messages", () => Volatile.Read(ref InFlightMessages), "{message}", "Messages received and not yet acknowledged");
+        meter.CreateObservableGauge("fleet.gateway.connected", () => connected() ? 1 : 0, null, "1 while the gateway's MQTT session is connected");
+    }
+
+    private IEnumerable<Measurement<long>> ObserveRejects()
+    {
+        // Every reason, zeros too, so a rate over the first reject of a kind is right.
+        var measurements = new Measurement<long>[_rejectsByReason.Length - 1];
+        for (var i = 1; i < _rejectsByReason.Length; i++)
+        {
+            var reason = (TelemetryRejectReason)i;
+            measurements[i - 1] = new Measurement<long>(Interlocked.Read(ref _rejectsByReason[i]), new KeyValuePair<string, object?>("reason", TelemetryRejectStore.ReasonName(reason)));
+        }
+
+        return measurements;
+    }
 
     public IReadOnlyDictionary<TelemetryRejectReason, long> RejectsByReason()
     {

@@ -1,4 +1,6 @@
+using System.Diagnostics.Metrics;
 using System.Threading.Channels;
+using Fleet.Core.Diagnostics;
 using Fleet.Core.Telemetry;
 using Fleet.Mqtt.Client;
 using Fleet.Mqtt.Protocol;
@@ -38,6 +40,7 @@ public sealed partial class GatewayService : BackgroundService
     private readonly GatewayMetrics _metrics;
     private readonly TelemetryBatchProcessor _processor;
     private readonly CancellationTokenSource _abandon = new();
+    private readonly Meter _meter;
     private readonly Func<List<TelemetryRejectRow>, Task> _writeRejects;
     private MqttClient? _client;
 
@@ -48,7 +51,8 @@ public sealed partial class GatewayService : BackgroundService
         IOptions<GatewayOptions> options,
         IOptions<MqttConnectionOptions> connection,
         TimeProvider timeProvider,
-        ILoggerFactory loggerFactory)
+        ILoggerFactory loggerFactory,
+        IMeterFactory? meterFactory = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(connection);
@@ -74,6 +78,8 @@ public sealed partial class GatewayService : BackgroundService
         _mqttLogger = loggerFactory.CreateLogger<MqttClient>();
         _metrics = new GatewayMetrics(_options.MaxRejectCounterTerminals);
         _processor = new TelemetryBatchProcessor(registry, shardHost, _metrics, _options.DuplicateWindow);
+        _meter = FleetMeter.Create(meterFactory);
+        _metrics.Observe(_meter, () => Volatile.Read(ref _client)?.IsConnected ?? false);
         _writeRejects = WriteRejectsAsync;
     }
 
@@ -110,6 +116,10 @@ public sealed partial class GatewayService : BackgroundService
     {
         base.Dispose();
         _abandon.Dispose();
+        if (FleetMeter.IsOwned(_meter))
+        {
+            _meter.Dispose();
+        }
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)

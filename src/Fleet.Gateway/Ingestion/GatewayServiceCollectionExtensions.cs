@@ -13,7 +13,8 @@ public static class GatewayServiceCollectionExtensions
     /// (<see cref="GatewayOptions"/>) and <c>Fleet:Mqtt</c> (<see cref="MqttConnectionOptions"/>) validated on start.
     /// Needs the <c>NpgsqlDataSource</c> of <c>AddFleetDatabase</c> and the <c>ShardHost</c> of <c>AddFleetSilo</c>;
     /// call it after <c>AddFleetSilo</c>, so the shard host starts before the gateway and stops after it (the gateway
-    /// then acknowledges what is committed on the way down). For <c>/health</c>, add <see cref="GatewayHealthCheck"/>.
+    /// then acknowledges what is committed on the way down). Adds <see cref="GatewayHealthCheck"/> to the health checks
+    /// as "gateway", so <c>/health</c> lists it only where a gateway runs.
     /// </summary>
     public static IServiceCollection AddFleetGateway(this IServiceCollection services, IConfiguration configuration)
     {
@@ -32,6 +33,7 @@ public static class GatewayServiceCollectionExtensions
         services.TryAddSingleton<TelemetryRejectStore>();
         services.TryAddSingleton<GatewayService>();
         services.AddHostedService(sp => sp.GetRequiredService<GatewayService>());
+        services.AddHealthChecks().AddCheck<GatewayHealthCheck>("gateway");
         return services;
     }
 }

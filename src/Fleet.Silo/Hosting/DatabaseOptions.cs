@@ -17,4 +17,11 @@ public sealed class DatabaseOptions
     /// <summary>Daily position partitions kept created ahead of today.</summary>
     [Range(1, 366)]
     public int PartitionDaysAhead { get; set; } = 7;
+
+    /// <summary>
+    /// Days of positions kept: a daily partition is dropped once its whole day is older than this. Keep it above the
+    /// gateway's 30-day limit on report age, or accepted late reports fall outside every kept day.
+    /// </summary>
+    [Range(Persistence.PartitionMaintenance.MinRetentionDays, Persistence.PartitionMaintenance.MaxRetentionDays)]
+    public int RetentionDays { get; set; } = 400;
 }

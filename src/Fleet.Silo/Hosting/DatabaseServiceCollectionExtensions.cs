@@ -9,8 +9,9 @@ namespace Fleet.Silo.Hosting;
 public static class DatabaseServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers the PostgreSQL data source and the start-up migration step. Migrations run before the host
-    /// starts listening, so nothing is served against an old schema.
+    /// Registers the PostgreSQL data source, the start-up migration step and the hourly partition upkeep (with the
+    /// <see cref="PositionsDefaultMonitor"/>; add <see cref="PositionsDefaultHealthCheck"/> to <c>/health</c>).
+    /// Migrations run before the host starts listening, so nothing is served against an old schema.
     /// </summary>
     public static IServiceCollection AddFleetDatabase(this IServiceCollection services, IConfiguration configuration)
     {
@@ -28,6 +29,7 @@ public static class DatabaseServiceCollectionExtensions
             builder.UseLoggerFactory(sp.GetService<Microsoft.Extensions.Logging.ILoggerFactory>());
             return builder.Build();
         });
+        services.TryAddSingleton<PositionsDefaultMonitor>();
         services.AddHostedService<MigrationHostedService>();
         services.AddHostedService<PartitionMaintenanceService>();
         return services;

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Fleet.Silo.Persistence;
 using Microsoft.Extensions.Logging;
 using Npgsql;
@@ -24,6 +25,7 @@ internal sealed partial class PositionBatcher : IDisposable
     private readonly ILogger _logger;
     private readonly Lock _gate = new();
     private readonly CancellationTokenSource _abort = new();
+    private readonly Histogram<double>? _copyDuration;
 
     private List<PositionRow> _filling;
     private List<PositionRow> _flushing;
@@ -35,9 +37,12 @@ internal sealed partial class PositionBatcher : IDisposable
     private bool _completed;
     private int _flushingCount;
     private Task? _loop;
+    private long _rowsInserted;
+    private long _rowsDuplicate;
 
-    public PositionBatcher(PositionWriter writer, SiloOptions options, TimeProvider timeProvider, StoreHealth health, ILogger logger)
+    public PositionBatcher(PositionWriter writer, SiloOptions options, TimeProvider timeProvider, StoreHealth health, ILogger logger, Histogram<double>? copyDuration = null)
     {
+        _copyDuration = copyDuration;
         _writer = writer;
         _maxRows = options.MaxBatchRows;
         _flushInterval = options.FlushInterval;
@@ -60,6 +65,12 @@ internal sealed partial class PositionBatcher : IDisposable
             }
         }
     }
+
+    /// <summary>Rows inserted into positions since start.</summary>
+    public long RowsInserted => Interlocked.Read(ref _rowsInserted);
+
+    /// <summary>Rows found already stored (redelivered reports) since start.</summary>
+    public long RowsDuplicate => Interlocked.Read(ref _rowsDuplicate);
 
     public void Start() => _loop = Task.Run(FlushLoopAsync);
 
@@ -231,7 +242,11 @@ internal sealed partial class PositionBatcher : IDisposable
         {
             try
             {
-                await _writer.WriteAsync(rows, _abort.Token);
+                var started = _timeProvider.GetTimestamp();
+                var written = await _writer.WriteAsync(rows, _abort.Token);
+                _copyDuration?.Record(_timeProvider.GetElapsedTime(started).TotalSeconds);
+                Interlocked.Add(ref _rowsInserted, written.Inserted);
+                Interlocked.Add(ref _rowsDuplicate, written.Duplicates);
                 if (_health.Succeeded(StoreOperation.Positions))
                 {
                     LogRecovered(_logger, rows.Count);

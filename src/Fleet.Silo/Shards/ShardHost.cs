@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.CodeAnalysis;
+using System.Diagnostics.Metrics;
 using System.Threading.Channels;
+using Fleet.Core.Diagnostics;
 using Fleet.Silo.Grains;
 using Fleet.Silo.Persistence;
 using Microsoft.Extensions.Hosting;
@@ -38,6 +40,7 @@ public sealed partial class ShardHost : IHostedService, IAsyncDisposable
     private readonly CancellationTokenSource _abort = new();
     private readonly CancellationTokenSource _stopSweeps = new();
     private readonly SemaphoreSlim _sweepGate = new(1, 1);
+    private readonly Meter _meter;
     private DateTimeOffset _lastSnapshotAt;
     private Task _sweepLoop = Task.CompletedTask;
     private int _state;
@@ -49,7 +52,8 @@ public sealed partial class ShardHost : IHostedService, IAsyncDisposable
         ILiveStateSink sink,
         IGeofenceLookup geofences,
         TimeProvider timeProvider,
-        ILogger<ShardHost> logger)
+        ILogger<ShardHost> logger,
+        IMeterFactory? meterFactory = null)
     {
         _options = options.Value;
         var validation = new SiloOptionsValidator().Validate(null, _options);
@@ -61,7 +65,8 @@ public sealed partial class ShardHost : IHostedService, IAsyncDisposable
         _timeProvider = timeProvider;
         _logger = logger;
         _store = new VehicleStateStore(dataSource);
-        _batcher = new PositionBatcher(writer, _options, timeProvider, _health, logger);
+        _meter = FleetMeter.Create(meterFactory);
+        _batcher = new PositionBatcher(writer, _options, timeProvider, _health, logger, SiloMetrics.CreateCopyDuration(_meter));
         var settings = new GrainSettings(
             _options.MovingSpeedKmh,
             (long)_options.ParkedAfter.TotalMilliseconds,
@@ -73,12 +78,17 @@ public sealed partial class ShardHost : IHostedService, IAsyncDisposable
         {
             _shards[i] = new VehicleShard(i, context);
         }
+
+        SiloMetrics.CreateObservers(_meter, this, _batcher);
     }
 
     public int ShardCount => _shards.Length;
 
     /// <summary>Grains currently activated, over all shards.</summary>
     public int ActiveGrains => _shards.Sum(s => s.ActiveGrains);
+
+    /// <summary>Messages waiting in the shard queues, over all shards.</summary>
+    public int QueueDepth => _shards.Sum(s => s.QueueDepth);
 
     /// <summary>Degraded while the store fails (commits are then held back), with the last error.</summary>
     public ShardHostHealth Health
@@ -269,6 +279,11 @@ public sealed partial class ShardHost : IHostedService, IAsyncDisposable
         }
 
         _batcher.Dispose();
+        if (FleetMeter.IsOwned(_meter))
+        {
+            _meter.Dispose();
+        }
+
         _abort.Dispose();
         _stopSweeps.Dispose();
         _sweepGate.Dispose();

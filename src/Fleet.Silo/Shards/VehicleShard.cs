@@ -66,6 +66,9 @@ internal sealed partial class VehicleShard
 
     public int ActiveGrains => Volatile.Read(ref _activeGrains);
 
+    /// <summary>Messages waiting in the queue (for the queue-depth gauge).</summary>
+    public int QueueDepth => _queue.Reader.Count;
+
     /// <summary>Completes when the queue is completed and drained, or the loop is aborted.</summary>
     public Task Completion => _loop;
 

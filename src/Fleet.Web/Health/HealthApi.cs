@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Fleet.Silo.Hosting;
+using Fleet.Silo.Shards;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
@@ -8,10 +9,28 @@ namespace Fleet.Web.Health;
 /// <summary><c>GET /health</c>: one entry per dependency; 200 when all are healthy, 503 otherwise.</summary>
 public static class HealthApi
 {
+    /// <summary>
+    /// The checks: "database", "positions-default" (reports landing in the default partition) and, where the shard
+    /// host runs, "silo". The gateway adds "gateway" itself where it runs (<c>AddFleetGateway</c>).
+    /// </summary>
     public static IServiceCollection AddFleetHealth(this IServiceCollection services)
     {
         services.AddHealthChecks()
-            .AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
+            .AddCheck<DatabaseHealthCheck>("database", tags: ["ready"])
+            .AddCheck<PositionsDefaultHealthCheck>("positions-default");
+
+        // Decided when the options are first read, after every registration, so the order of the Add calls does not matter.
+        services.Configure<HealthCheckServiceOptions>(options =>
+        {
+            if (services.Any(d => d.ServiceType == typeof(ShardHost)))
+            {
+                options.Registrations.Add(new HealthCheckRegistration(
+                    "silo",
+                    sp => ActivatorUtilities.CreateInstance<ShardHostHealthCheck>(sp),
+                    failureStatus: null,
+                    tags: null));
+            }
+        });
         return services;
     }
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
@@ -130,7 +131,7 @@ internal sealed class IngestionKit : IAsyncDisposable
     public TerminalRegistry CreateRegistry() => new(Db, TimeProvider.System, _loggerFactory.CreateLogger<TerminalRegistry>());
 
     /// <summary>A gateway on this broker and shard host, not started; the kit stops it at the end if still running.</summary>
-    public GatewayService CreateGateway(TerminalRegistry? registry = null, GatewayOptions? options = null)
+    public GatewayService CreateGateway(TerminalRegistry? registry = null, GatewayOptions? options = null, IMeterFactory? meterFactory = null)
     {
         var gateway = new GatewayService(
             Host,
@@ -146,15 +147,16 @@ internal sealed class IngestionKit : IAsyncDisposable
                 ClientId = "fleet-gateway",
             }),
             TimeProvider.System,
-            _loggerFactory);
+            _loggerFactory,
+            meterFactory);
         _gateways.Add(gateway);
         return gateway;
     }
 
     /// <summary>Creates and starts a gateway and waits until it is connected and subscribed.</summary>
-    public async Task<GatewayService> StartGatewayAsync(TerminalRegistry? registry = null, GatewayOptions? options = null)
+    public async Task<GatewayService> StartGatewayAsync(TerminalRegistry? registry = null, GatewayOptions? options = null, IMeterFactory? meterFactory = null)
     {
-        var gateway = CreateGateway(registry, options);
+        var gateway = CreateGateway(registry, options, meterFactory);
         await gateway.StartAsync(Token);
         await EventuallyAsync(() => gateway.Health.Connected, TimeSpan.FromSeconds(15), "the gateway connects", gateway);
         return gateway;
