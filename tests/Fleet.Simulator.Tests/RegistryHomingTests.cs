@@ -1,3 +1,4 @@
+using Fleet.Core.Roads;
 using Fleet.Silo.Persistence;
 using Fleet.Silo.Registry;
 using Fleet.Simulator.Behaviour;
@@ -30,9 +31,17 @@ public sealed class RegistryHomingTests(PostgresFixture postgres) : IClassFixtur
         Assert.Equal(300, fromRegistry);
         Assert.Contains(profiles, p => p.Region.Code == "150200"); // Baotou, not only Hohhot
         Assert.Contains(profiles, p => p.Energy == EnergyKind.Electric);
+        Assert.Contains(profiles, p => p.Category == VehicleCategories.LawEnforcement);
+        Assert.Contains(profiles, p => p.Category == VehicleCategories.General);
 
-        // At 03:00 every vehicle reports from inside one of its department's lot polygons.
+        // Every vehicle drives on a 盟市 network, the one the map draws, even the province's own departments'.
+        Assert.All(profiles, p => Assert.NotEqual("150000", p.Region.Code));
+
+        // At 03:00 every vehicle off the duty roster reports from inside one of its department's lot polygons.
         var vehicles = SimulationRunner.CreateVehicles(profiles, BehaviourSettings.Default, seed: 11);
+        Assert.Contains(vehicles, v => v.IsOnDuty);
+        Assert.All(vehicles.Where(v => v.IsOnDuty), v => Assert.Contains(v.Profile.Category, new[] { VehicleCategories.LawEnforcement, VehicleCategories.Emergency }));
+        vehicles = vehicles.Where(v => !v.IsOnDuty).ToList();
         var now = TestFleet.Shanghai(2025, 11, 19, 3).ToUnixTimeMilliseconds();
         var outbox = new Outbox();
         var ids = new long[vehicles.Count];
@@ -59,7 +68,7 @@ public sealed class RegistryHomingTests(PostgresFixture postgres) : IClassFixtur
         command.Parameters.Add(new NpgsqlParameter("ids", ids));
         command.Parameters.Add(new NpgsqlParameter("lats", lats));
         command.Parameters.Add(new NpgsqlParameter("lons", lons));
-        Assert.Equal(300L, await command.ExecuteScalarAsync(ct));
+        Assert.Equal((long)vehicles.Count, await command.ExecuteScalarAsync(ct));
     }
 
     [Fact(Timeout = 10_000)]
@@ -78,9 +87,12 @@ public sealed class RegistryHomingTests(PostgresFixture postgres) : IClassFixtur
         Assert.Equal(0, fromRegistry);
         Assert.Equal(["呼和浩特市", "包头市", "鄂尔多斯市", "呼和浩特市"], profiles.Select(p => p.Region.Name));
         Assert.Equal([EnergyKind.Fuel, EnergyKind.Fuel, EnergyKind.Electric, EnergyKind.Fuel], profiles.Select(p => p.Energy));
+        Assert.Equal(
+            [VehicleCategories.General, VehicleCategories.LawEnforcement, VehicleCategories.General, VehicleCategories.General],
+            profiles.Select(p => p.Category));
         Assert.All(profiles, p =>
         {
-            var distance = new Roads.LocalProjection(p.Region.Centre).ToLocal(p.HomeLot).Length;
+            var distance = new LocalProjection(p.Region.Centre).ToLocal(p.HomeLot).Length;
             Assert.InRange(distance, 700, 6_100);
         });
     }

@@ -1,7 +1,7 @@
 using Fleet.Core.Telemetry;
 using Fleet.Simulator.Behaviour;
 using Fleet.Simulator.Reports;
-using Fleet.Simulator.Roads;
+using Fleet.Core.Roads;
 
 namespace Fleet.Simulator.Tests;
 

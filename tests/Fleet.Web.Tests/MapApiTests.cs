@@ -1,10 +1,12 @@
 using System.Net;
 using System.Text.Json;
+using Fleet.Core.Roads;
+using Fleet.Web.Map;
 using Microsoft.Extensions.Configuration;
 
 namespace Fleet.Web.Tests;
 
-/// <summary>The map page's server side: the page itself, /api/map/config, /api/map/layers and the registry lists.</summary>
+/// <summary>The map page's server side: the page itself, /api/map/config, /layers, /roads and the registry lists.</summary>
 public sealed class MapApiTests(SeededFleet fleet) : IClassFixture<SeededFleet>
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
@@ -35,6 +37,7 @@ public sealed class MapApiTests(SeededFleet fleet) : IClassFixture<SeededFleet>
     {
         (await fleet.Host.Client.GetApiAsync("/api/map/config", Ct)).AssertProblem(HttpStatusCode.Unauthorized);
         (await fleet.Host.Client.GetApiAsync("/api/map/layers", Ct)).AssertProblem(HttpStatusCode.Unauthorized);
+        (await fleet.Host.Client.GetApiAsync("/api/map/roads", Ct)).AssertProblem(HttpStatusCode.Unauthorized);
         (await fleet.Host.Client.GetApiAsync("/api/registry/departments", Ct)).AssertProblem(HttpStatusCode.Unauthorized);
     }
 
@@ -69,6 +72,69 @@ public sealed class MapApiTests(SeededFleet fleet) : IClassFixture<SeededFleet>
         // GeoJSON order: [lon, lat]; the province sits east of 97°E and north of 37°N.
         Assert.InRange(seat.GetProperty("coordinates")[0].GetDouble(), 97, 127);
         Assert.InRange(seat.GetProperty("coordinates")[1].GetDouble(), 37, 54);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task Roads_are_line_strings_around_every_league_city_the_same_on_every_call_and_need_a_session()
+    {
+        (await fleet.Host.Client.GetApiAsync("/api/map/roads", Ct)).AssertProblem(HttpStatusCode.Unauthorized);
+        var manager = await fleet.SessionAsync("manager1", Ct);
+        var supervisor = await fleet.SessionAsync("supervisor", Ct);
+
+        using var first = await manager.GetAsync("/api/map/roads", Ct);
+        using var second = await supervisor.GetAsync("/api/map/roads", Ct);
+
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        Assert.Equal("application/geo+json", first.Content.Headers.ContentType?.MediaType);
+        var bytes = await first.Content.ReadAsByteArrayAsync(Ct);
+        Assert.Equal(bytes, await second.Content.ReadAsByteArrayAsync(Ct));
+        TestContext.Current.TestOutputHelper?.WriteLine($"/api/map/roads: {bytes.Length:N0} bytes");
+        Assert.InRange(bytes.Length, 100_000, RoadLayer.MergeAboveBytes);
+
+        // The cached document is what the generator gives afresh for the registry's 盟市 and the default seed.
+        var centres = new Dictionary<string, GeoPoint>(StringComparer.Ordinal);
+        await using (var command = fleet.Db.CreateCommand("SELECT code, ST_Y(centre), ST_X(centre) FROM regions WHERE level = 'league_city' ORDER BY code"))
+        await using (var reader = await command.ExecuteReaderAsync(Ct))
+        {
+            while (await reader.ReadAsync(Ct))
+            {
+                centres.Add(reader.GetString(0), new GeoPoint(reader.GetDouble(1), reader.GetDouble(2)));
+            }
+        }
+
+        Assert.Equal(12, centres.Count);
+        Assert.Equal(bytes, RoadLayer.Build(centres.Select(c => (c.Key, c.Value)).ToList(), RoadNetworkGenerator.DefaultSeed));
+
+        using var document = JsonDocument.Parse(bytes);
+        Assert.Equal("FeatureCollection", document.RootElement.GetProperty("type").GetString());
+        var features = document.RootElement.GetProperty("features").EnumerateArray().ToList();
+        var kinds = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
+        foreach (var feature in features)
+        {
+            var geometry = feature.GetProperty("geometry");
+            var properties = feature.GetProperty("properties");
+            var code = properties.GetProperty("regionCode").GetString()!;
+            Assert.Equal("LineString", geometry.GetProperty("type").GetString());
+            Assert.True(centres.TryGetValue(code, out var centre), $"unknown region {code}");
+            var coordinates = geometry.GetProperty("coordinates").EnumerateArray().ToList();
+            Assert.True(coordinates.Count >= 2);
+            foreach (var point in coordinates)
+            {
+                // [lon, lat], within the network's 12 km of the seat.
+                Assert.InRange(point[0].GetDouble(), centre.Lon - 0.2, centre.Lon + 0.2);
+                Assert.InRange(point[1].GetDouble(), centre.Lat - 0.12, centre.Lat + 0.12);
+            }
+
+            if (!kinds.TryGetValue(code, out var set))
+            {
+                kinds[code] = set = [];
+            }
+
+            set.Add(properties.GetProperty("kind").GetString()!);
+        }
+
+        Assert.Equal(centres.Keys.Order(), kinds.Keys.Order());
+        Assert.All(kinds.Values, k => Assert.Equal(["arterial", "ring", "street"], k.Order()));
     }
 
     [Fact(Timeout = 30_000)]

@@ -1,9 +1,15 @@
+using Fleet.Core.Roads;
+using Fleet.Simulator.Fleet;
+
 namespace Fleet.Simulator.Behaviour;
 
 /// <summary>What the affected share of the vehicles does besides the normal working-day rhythm.</summary>
 public enum ScenarioKind
 {
-    /// <summary>Working-day trips from the lot and back; nights and weekends parked in the lot, ignition off.</summary>
+    /// <summary>
+    /// Working-day trips from the lot and back; nights and weekends parked in the lot, ignition off. Duty vehicles on the
+    /// roster patrol in 8-hour shifts at any hour instead.
+    /// </summary>
     Normal,
 
     /// <summary>Affected vehicles also drive inside sealing windows: weekday evenings and weekends.</summary>
@@ -23,7 +29,7 @@ public static class Scenarios
 {
     public static readonly IReadOnlyList<(string Name, ScenarioKind Kind, string Description)> All =
     [
-        ("normal", ScenarioKind.Normal, "Monday–Friday trips from the home lot (departures 08:30–16:30 Asia/Shanghai, back before 18:00); nights and weekends in the lot, ignition off"),
+        ("normal", ScenarioKind.Normal, "Monday–Friday trips from the home lot (departures 08:30–16:30 Asia/Shanghai, back before 18:00); nights and weekends in the lot, ignition off. A share of law-enforcement (30%) and emergency (15%) vehicles are on a duty roster instead: every day one 8-hour shift (00/08/16:00) of patrol loops with 2–10 min stops, then back to the lot"),
         ("holiday-movement", ScenarioKind.HolidayMovement, "affected vehicles also drive in sealing windows: weekday evenings 18:30–22:30 and weekends 09:00–20:00"),
         ("night-away", ScenarioKind.NightAway, "affected vehicles' trips leaving after 15:30 on a working day end away from the lot; parked there, ignition off, until ~07:30–08:10 next working day"),
         ("unplugged", ScenarioKind.Unplugged, "once a day an affected terminal, a minute into a trip, sends a report with alarm bit 8 (power cut), status offline, then silence for --silent-for"),
@@ -55,13 +61,17 @@ public static class Scenarios
 /// <param name="BacklogFor">How long a backlog terminal stays offline.</param>
 /// <param name="Continuous">Load mode: every vehicle drives all the time, at any hour, so every report differs.</param>
 /// <param name="MeanGapBetweenTrips">Mean time a vehicle waits in its lot inside a trip window before leaving.</param>
+/// <param name="LawEnforcementOnDuty">Normal scenario: share of 执法执勤 vehicles on the round-the-clock duty roster.</param>
+/// <param name="EmergencyOnDuty">Normal scenario: share of 应急保障 vehicles on the round-the-clock duty roster.</param>
 public sealed record BehaviourSettings(
     ScenarioKind Scenario = ScenarioKind.Normal,
     double AffectedShare = 0.1,
     TimeSpan? SilentFor = null,
     TimeSpan? BacklogFor = null,
     bool Continuous = false,
-    TimeSpan? MeanGapBetweenTrips = null)
+    TimeSpan? MeanGapBetweenTrips = null,
+    double LawEnforcementOnDuty = 0.3,
+    double EmergencyOnDuty = 0.15)
 {
     public static readonly BehaviourSettings Default = new();
 
@@ -81,6 +91,27 @@ public sealed record BehaviourSettings(
 
         var stride = Math.Max(1, (int)Math.Round(1 / Math.Min(1, AffectedShare)));
         return index % stride == 0;
+    }
+
+    /// <summary>
+    /// Whether a vehicle patrols in shifts rather than making office trips: only in the normal scenario, and drawn from
+    /// the seed and the vehicle id, so the roster stays the same however the fleet is ordered or restarted.
+    /// </summary>
+    public bool IsOnDutyRoster(VehicleProfile profile, int seed)
+    {
+        ArgumentNullException.ThrowIfNull(profile);
+        if (Scenario != ScenarioKind.Normal || Continuous)
+        {
+            return false;
+        }
+
+        var share = profile.Category switch
+        {
+            VehicleCategories.LawEnforcement => LawEnforcementOnDuty,
+            VehicleCategories.Emergency => EmergencyOnDuty,
+            _ => 0,
+        };
+        return share > 0 && StableHash.Combine(seed, $"duty/{profile.VehicleId}") % 10_000 < share * 10_000;
     }
 }
 

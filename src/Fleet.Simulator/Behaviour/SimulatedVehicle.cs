@@ -2,7 +2,7 @@ using System.Diagnostics.CodeAnalysis;
 using Fleet.Core.Telemetry;
 using Fleet.Simulator.Fleet;
 using Fleet.Simulator.Reports;
-using Fleet.Simulator.Roads;
+using Fleet.Core.Roads;
 
 namespace Fleet.Simulator.Behaviour;
 
@@ -16,12 +16,15 @@ public enum VehiclePhase : byte
 
     /// <summary>Stopped at a destination, ignition off.</summary>
     Dwelling,
+
+    /// <summary>Stopped on patrol with the engine running: a duty vehicle on watch.</summary>
+    Idling,
 }
 
 /// <summary>
 /// One vehicle and its terminal on a simulated clock: a small state machine (parked → driving → dwelling → driving
-/// back → parked) moved forward by <see cref="Tick"/> to whatever time the caller gives, so a real clock and a
-/// manual one drive it alike. Motion is integrated in steps of at most one second; idle phases skip ahead at once.
+/// back → parked; a duty vehicle loops driving → stopped → driving until its shift ends) moved forward by
+/// <see cref="Tick"/> to whatever time the caller gives, so a real clock and a manual one drive it alike. Motion is integrated in steps of at most one second; idle phases skip ahead at once.
 /// Not thread-safe: one caller at a time.
 /// </summary>
 [SuppressMessage("Security", "CA5394:Do not use insecure randomness", Justification = "A reproducible simulation needs a seeded generator.")]
@@ -38,6 +41,7 @@ public sealed class SimulatedVehicle
     private static readonly TimeSpan TripWindowOpens = new(8, 30, 0);
     private static readonly TimeSpan TripWindowCloses = new(16, 30, 0);
     private static readonly TimeSpan BackInLotBy = new(17, 30, 0);
+    private static readonly long ShiftMs = (long)TimeSpan.FromHours(8).TotalMilliseconds;
 
     private readonly RoadNetwork _network;
     private readonly BehaviourSettings _settings;
@@ -51,6 +55,9 @@ public sealed class SimulatedVehicle
     private readonly double _driverFactor;
     private readonly double _energyPerKm;
     private readonly List<TelemetrySample> _backlog = [];
+
+    // Duty roster: when, in Shanghai time of day, this vehicle's daily shift starts.
+    private readonly TimeSpan _shiftStart;
 
     private VehiclePhase _phase;
     private bool _initialised;
@@ -70,12 +77,13 @@ public sealed class SimulatedVehicle
     private double _segmentEndSpeed;
     private bool _segmentEndsAtLight;
     private long _waitUntilMs;
-    private bool _outbound;
+    private bool _toLot;
     private int _destinationNode;
     private long _tripStartedMs;
 
     private long _nextDepartureMs;
     private long _dwellUntilMs;
+    private long _shiftEndsMs;
 
     private DateOnly _lastIncidentDay;
     private long _silentUntilMs;
@@ -98,15 +106,27 @@ public sealed class SimulatedVehicle
 
         // Litres per 100 km over a 55 L tank, or kWh per 100 km over a 60 kWh pack, as percent per km.
         _energyPerKm = profile.Energy == EnergyKind.Electric ? 0.25 : 0.15;
+
+        IsOnDuty = _settings.IsOnDutyRoster(profile, seed);
+        if (IsOnDuty)
+        {
+            // Three shifts a day (00:00, 08:00, 16:00), one per vehicle, each starting up to half an hour late so a
+            // shift change is no wave of departures. Hashed, so office cars' random draws stay as they were.
+            var shift = StableHash.Combine(seed, $"shift/{profile.VehicleId}");
+            _shiftStart = TimeSpan.FromHours(8 * (shift % 3)) + TimeSpan.FromMinutes(shift / 3 % 30);
+        }
     }
 
     public VehicleProfile Profile { get; }
 
     public bool IsAffected { get; }
 
+    /// <summary>On the duty roster: patrols in a daily 8-hour shift at any hour, instead of office trips.</summary>
+    public bool IsOnDuty { get; }
+
     public VehiclePhase Phase => _phase;
 
-    public bool IgnitionOn => _phase == VehiclePhase.Driving;
+    public bool IgnitionOn => _phase is VehiclePhase.Driving or VehiclePhase.Idling;
 
     /// <summary>Current speed in km/h.</summary>
     public double SpeedKmh => _speed * 3.6;
@@ -213,17 +233,17 @@ public sealed class SimulatedVehicle
             switch (_phase)
             {
                 case VehiclePhase.Parked when _nextDepartureMs > nowMs:
-                case VehiclePhase.Dwelling when _dwellUntilMs > nowMs:
+                case VehiclePhase.Dwelling or VehiclePhase.Idling when _dwellUntilMs > nowMs:
                     _speed = 0;
                     _simMs = nowMs;
                     break;
                 case VehiclePhase.Parked:
                     _simMs = Math.Max(_simMs, _nextDepartureMs);
-                    StartTrip(outbound: true);
+                    LeaveLot();
                     break;
-                case VehiclePhase.Dwelling:
+                case VehiclePhase.Dwelling or VehiclePhase.Idling:
                     _simMs = Math.Max(_simMs, _dwellUntilMs);
-                    StartTrip(outbound: false);
+                    MoveOn();
                     break;
                 default:
                     var step = Math.Min(StepMs, nowMs - _simMs);
@@ -234,26 +254,47 @@ public sealed class SimulatedVehicle
         }
     }
 
-    private void StartTrip(bool outbound)
+    private void LeaveLot()
     {
-        _outbound = outbound;
-        if (outbound)
+        if (_energy < 20)
         {
-            if (_energy < 20)
+            // Refuelled or charged in the lot before leaving.
+            _energy = 85 + (_random.NextDouble() * 15);
+        }
+
+        StartTrip(_homeNode, PickDestination(_homeNode, 1_500, 10_000), fromLot: true, toLot: false);
+    }
+
+    /// <summary>After a stop: the next patrol leg while the shift lasts, otherwise back to the lot.</summary>
+    private void MoveOn()
+    {
+        if (IsOnDuty && _simMs < _shiftEndsMs)
+        {
+            if (_energy < 15)
             {
-                // Refuelled or charged in the lot before leaving.
+                // The stop was at a filling or charging station.
                 _energy = 85 + (_random.NextDouble() * 15);
             }
 
-            _destinationNode = PickDestination();
+            StartTrip(_destinationNode, PickDestination(_destinationNode, 1_000, 6_000), fromLot: false, toLot: false);
+            return;
         }
 
-        var from = outbound ? _homeNode : _destinationNode;
-        var to = outbound ? _destinationNode : _homeNode;
+        StartTrip(_destinationNode, _homeNode, fromLot: false, toLot: true);
+    }
+
+    private void StartTrip(int from, int to, bool fromLot, bool toLot)
+    {
+        _toLot = toLot;
+        if (!toLot)
+        {
+            _destinationNode = to;
+        }
+
         var edges = _network.FindRoute(from, to) ?? [];
         var points = new List<LocalPoint>(edges.Length + 3);
         var cruise = new List<double>(edges.Length + 2);
-        if (outbound)
+        if (fromLot)
         {
             points.Add(_homeLot);
             cruise.Add(DrivewaySpeed);
@@ -269,7 +310,7 @@ public sealed class SimulatedVehicle
             cruise.Add(CruiseSpeed(edge.SpeedLimitKmh));
         }
 
-        if (!outbound)
+        if (toLot)
         {
             points.Add(_homeLot);
             cruise.Add(DrivewaySpeed);
@@ -295,20 +336,20 @@ public sealed class SimulatedVehicle
     // Cruising at 60–97% of the limit times the driver's habit: never above the limit.
     private double CruiseSpeed(double limitKmh) => limitKmh / 3.6 * _driverFactor * (0.7 + (_random.NextDouble() * 0.27));
 
-    private int PickDestination()
+    private int PickDestination(int from, double minMetres, double maxMetres)
     {
-        var home = _network.Node(_homeNode);
+        var origin = _network.Node(from);
         for (var attempt = 0; attempt < 30; attempt++)
         {
             var candidate = _random.Next(_network.Nodes.Count);
-            var distance = _network.Node(candidate).DistanceTo(home);
-            if (candidate != _homeNode && distance is > 1_500 and < 10_000)
+            var distance = _network.Node(candidate).DistanceTo(origin);
+            if (candidate != from && distance > minMetres && distance < maxMetres)
             {
                 return candidate;
             }
         }
 
-        return (_homeNode + 1) % _network.Nodes.Count;
+        return (from + 1) % _network.Nodes.Count;
     }
 
     /// <summary>Decides how the current segment ends: a stop at the destination or a red light, a turn, or straight on.</summary>
@@ -409,11 +450,25 @@ public sealed class SimulatedVehicle
     private void Arrive()
     {
         _speed = 0;
-        if (!_outbound)
+        if (_toLot)
         {
             _phase = VehiclePhase.Parked;
             _position = _homeLot;
             _nextDepartureMs = PlanDeparture(_simMs, starting: false);
+            return;
+        }
+
+        if (IsOnDuty)
+        {
+            if (_simMs >= _shiftEndsMs)
+            {
+                StartTrip(_destinationNode, _homeNode, fromLot: false, toLot: true);
+                return;
+            }
+
+            // A patrol stop: on watch with the engine running, or parked while the crew is out.
+            _phase = _random.NextDouble() < 0.5 ? VehiclePhase.Idling : VehiclePhase.Dwelling;
+            _dwellUntilMs = _simMs + ((2 + _random.Next(9)) * 60_000L);
             return;
         }
 
@@ -456,6 +511,15 @@ public sealed class SimulatedVehicle
             return fromMs + _random.Next(starting ? 10_000 : 60_000);
         }
 
+        if (IsOnDuty)
+        {
+            var (start, end) = ShiftAtOrAfter(fromMs);
+            _shiftEndsMs = end;
+
+            // Started mid-shift: already out on patrol within minutes.
+            return fromMs >= start ? fromMs + _random.Next(300_000) : start;
+        }
+
         // A quarter of the fleet is already on its way when the simulator starts inside a window, so a fresh start
         // shows traffic within minutes rather than an hour.
         if (starting && InTripWindow(ShanghaiTime.Local(fromMs)) && _random.NextDouble() < 0.25)
@@ -475,6 +539,23 @@ public sealed class SimulatedVehicle
         }
 
         return long.MaxValue;
+    }
+
+    /// <summary>This vehicle's shift running at <paramref name="fromMs"/> or, when none is, the next one.</summary>
+    private (long Start, long End) ShiftAtOrAfter(long fromMs)
+    {
+        // Yesterday's late shift may still be running past midnight.
+        var day = ShanghaiTime.Local(fromMs).Date.AddDays(-1);
+        while (true)
+        {
+            var start = ShanghaiTime.ToUnixMs(day + _shiftStart);
+            if (start + ShiftMs > fromMs)
+            {
+                return (start, start + ShiftMs);
+            }
+
+            day = day.AddDays(1);
+        }
     }
 
     private static bool InWorkingWindow(DateTime local) =>
@@ -512,7 +593,7 @@ public sealed class SimulatedVehicle
             Spd: Math.Min(_speed * 3.6, TelemetryLimits.Default.MaxSpeedKmh),
             Hdg: (int)_heading % 360,
             Alt: altitude,
-            Acc: _phase == VehiclePhase.Driving,
+            Acc: IgnitionOn,
             Odo: _odoKm,
             Energy: _energy,
             Electric: Profile.Energy == EnergyKind.Electric,

@@ -1,7 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Fleet.Simulator.Roads;
+using Fleet.Core.Roads;
 using Npgsql;
 
 namespace Fleet.Simulator.Fleet;
@@ -37,11 +37,11 @@ public static class FleetLoader
         int seed,
         CancellationToken ct)
     {
-        IReadOnlyDictionary<long, (RegionInfo Region, GeoPoint Lot, EnergyKind Energy)> homes = connectionString is null
-            ? new Dictionary<long, (RegionInfo, GeoPoint, EnergyKind)>()
+        IReadOnlyDictionary<long, RegistryHome> homes = connectionString is null
+            ? new Dictionary<long, RegistryHome>()
             : await ReadHomesAsync(connectionString, terminals.Select(t => t.VehicleId).ToArray(), ct);
         var profiles = terminals.Select(t => homes.TryGetValue(t.VehicleId, out var home)
-                ? new VehicleProfile(t.TerminalId, t.Password, t.VehicleId, t.Plate, home.Region, home.Lot, home.Energy)
+                ? new VehicleProfile(t.TerminalId, t.Password, t.VehicleId, t.Plate, home.Region, home.Lot, home.Energy, home.Category)
                 : FromPlate(t, seed))
             .ToList();
         return (profiles, terminals.Count(t => homes.ContainsKey(t.VehicleId)));
@@ -58,53 +58,71 @@ public static class FleetLoader
         var distance = 800 + (random.NextDouble() * 5200);
         var angle = random.NextDouble() * 2 * Math.PI;
         var position = new LocalProjection(region.Centre).ToGeo(new LocalPoint(distance * Math.Sin(angle), distance * Math.Cos(angle)));
-        return new VehicleProfile(terminal.TerminalId, terminal.Password, terminal.VehicleId, terminal.Plate, region, position, RegionCatalog.EnergyForPlate(terminal.Plate));
+        return new VehicleProfile(
+            terminal.TerminalId,
+            terminal.Password,
+            terminal.VehicleId,
+            terminal.Plate,
+            region,
+            position,
+            Plates.EnergyOf(terminal.Plate),
+            Plates.CategoryOf(terminal.Plate));
     }
 
-    private static async Task<Dictionary<long, (RegionInfo Region, GeoPoint Lot, EnergyKind Energy)>> ReadHomesAsync(
-        string connectionString,
-        long[] vehicleIds,
-        CancellationToken ct)
+    private static async Task<Dictionary<long, RegistryHome>> ReadHomesAsync(string connectionString, long[] vehicleIds, CancellationToken ct)
     {
         // Read-only by construction: the simulator must never write to the registry.
         var builder = new NpgsqlConnectionStringBuilder(connectionString) { Options = "-c default_transaction_read_only=on" };
         await using var connection = new NpgsqlConnection(builder.ConnectionString);
         await connection.OpenAsync(ct);
+
+        // Vehicles drive on their 盟市's network, the one the map draws: a department of the province (or of a 旗县)
+        // is placed on the network of its own league/city, else of the league/city nearest to its lot.
         await using var command = new NpgsqlCommand(
             """
-            SELECT v.id, v.energy, r.code, r.name,
-                   ST_Y(r.centre), ST_X(r.centre),
-                   ST_Y(COALESCE(ST_Centroid(d.parking_lot), d.location)), ST_X(COALESCE(ST_Centroid(d.parking_lot), d.location))
+            SELECT v.id, v.energy, v.category, coalesce(c.code, r.code), coalesce(c.name, r.name),
+                   ST_Y(coalesce(c.centre, r.centre)), ST_X(coalesce(c.centre, r.centre)),
+                   ST_Y(h.lot), ST_X(h.lot)
             FROM vehicles v
             JOIN departments d ON d.id = v.department_id
             JOIN regions r ON r.id = d.region_id
+            CROSS JOIN LATERAL (SELECT coalesce(ST_Centroid(d.parking_lot), d.location) AS lot) h
+            LEFT JOIN LATERAL (
+                SELECT l.code, l.name, l.centre
+                FROM regions l
+                WHERE l.level = 'league_city' AND l.centre IS NOT NULL
+                ORDER BY l.id IN (r.id, r.parent_id) DESC NULLS LAST, l.centre <-> coalesce(h.lot, r.centre)
+                LIMIT 1
+            ) c ON true
             WHERE v.id = ANY(@ids)
             """,
             connection);
         command.Parameters.AddWithValue("ids", vehicleIds);
-        var homes = new Dictionary<long, (RegionInfo, GeoPoint, EnergyKind)>();
+        var homes = new Dictionary<long, RegistryHome>();
         var regions = new Dictionary<string, RegionInfo>(StringComparer.Ordinal);
         await using var reader = await command.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
         {
-            if (reader.IsDBNull(4) || reader.IsDBNull(6))
+            if (reader.IsDBNull(5) || reader.IsDBNull(7))
             {
                 continue; // No centre or no lot: the plate fallback will home it.
             }
 
-            var code = reader.GetString(2);
+            var code = reader.GetString(3);
             if (!regions.TryGetValue(code, out var region))
             {
-                region = new RegionInfo(code, reader.GetString(3), new GeoPoint(reader.GetDouble(4), reader.GetDouble(5)), RegionCatalog.AltitudeOf(code));
+                region = new RegionInfo(code, reader.GetString(4), new GeoPoint(reader.GetDouble(5), reader.GetDouble(6)), RegionCatalog.AltitudeOf(code));
                 regions.Add(code, region);
             }
 
             var energy = reader.GetString(1) is "bev" or "phev" or "fcev" ? EnergyKind.Electric : EnergyKind.Fuel;
-            homes[reader.GetInt64(0)] = (region, new GeoPoint(reader.GetDouble(6), reader.GetDouble(7)), energy);
+            homes[reader.GetInt64(0)] = new RegistryHome(region, new GeoPoint(reader.GetDouble(7), reader.GetDouble(8)), energy, reader.GetString(2));
         }
 
         return homes;
     }
+
+    private sealed record RegistryHome(RegionInfo Region, GeoPoint Lot, EnergyKind Energy, string Category);
 }
 
 internal sealed record CredentialsDocument(IReadOnlyList<CredentialsTerminal> Terminals);

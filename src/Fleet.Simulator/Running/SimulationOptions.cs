@@ -1,3 +1,4 @@
+using Fleet.Core.Roads;
 using Fleet.Simulator.Behaviour;
 
 namespace Fleet.Simulator.Running;
@@ -37,7 +38,7 @@ public sealed record SimulationOptions
 
     public TimeSpan KeepAlive { get; init; } = TimeSpan.FromSeconds(60);
 
-    public int Seed { get; init; } = 20261122;
+    public int Seed { get; init; } = RoadNetworkGenerator.DefaultSeed;
 
     public BehaviourSettings Behaviour { get; init; } = BehaviourSettings.Default;
 

@@ -6,7 +6,7 @@ using Fleet.Mqtt.Protocol;
 using Fleet.Simulator.Behaviour;
 using Fleet.Simulator.Fleet;
 using Fleet.Simulator.Reports;
-using Fleet.Simulator.Roads;
+using Fleet.Core.Roads;
 
 namespace Fleet.Simulator.Running;
 

@@ -24,6 +24,7 @@ public sealed record MapConfig(
 /// what it is: <c>region</c> (a Point at the region's seat, with its name and level), <c>zone</c> (an office zone's
 /// boundary) or <c>lot</c> (a department's designated parking). Region and zone names are no secret; lots are the
 /// departments' and follow <see cref="UserScope"/>: a department-bound user gets their own department's lot only.
+/// <c>GET /api/map/roads</c> is the simulator's road network per 盟市 (<see cref="RoadLayer"/>), the same for everyone.
 /// </summary>
 public static class MapApi
 {
@@ -33,6 +34,7 @@ public static class MapApi
     {
         services.AddOptions<MapOptions>().Bind(configuration.GetSection(MapOptions.Section)).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<MapOptions>, MapOptionsValidator>());
+        services.TryAddSingleton<RoadLayer>();
         return services;
     }
 
@@ -41,6 +43,7 @@ public static class MapApi
         var map = endpoints.MapGroup("/api/map").RequireAuthorization(FleetPolicies.Registry);
         map.MapGet("/config", Config);
         map.MapGet("/layers", LayersAsync);
+        map.MapGet("/roads", RoadsAsync);
         return endpoints;
     }
 
@@ -57,6 +60,9 @@ public static class MapApi
             o.CenterLon,
             o.Zoom));
     }
+
+    private static async Task<IResult> RoadsAsync(RoadLayer roads, CancellationToken ct) =>
+        TypedResults.Bytes(await roads.GetAsync(ct), GeoJsonMediaType + "; charset=utf-8");
 
     private static async Task<IResult> LayersAsync(HttpContext http, NpgsqlDataSource db, CancellationToken ct)
     {

@@ -1,3 +1,4 @@
+using Fleet.Core.Roads;
 using Microsoft.Extensions.Options;
 
 namespace Fleet.Web.Map;
@@ -32,6 +33,12 @@ public sealed class MapOptions
     public double CenterLon { get; set; } = 111.75;
 
     public int Zoom { get; set; } = 6;
+
+    /// <summary>
+    /// The seed of the road networks <c>/api/map/roads</c> draws. It must match the simulator's <c>--seed</c> for the
+    /// map to show the roads the simulated vehicles drive on; both default to the same value.
+    /// </summary>
+    public int RoadSeed { get; set; } = RoadNetworkGenerator.DefaultSeed;
 }
 
 public sealed class MapOptionsValidator : IValidateOptions<MapOptions>

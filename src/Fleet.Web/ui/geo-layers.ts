@@ -1,6 +1,7 @@
 // The basemap (tiles from Fleet:Map:TileUrl, when configured) and Fleet's own geography from /api/map/layers:
 // region seats with their names, office zone boundaries and the designated lots the user may see. Without tiles
-// these alone still show where things are. /api/map/roads is drawn too once something serves it.
+// these alone still show where things are. /api/map/roads, the simulator's road network per 盟市, is drawn beneath
+// them all when the server offers it.
 import * as L from "leaflet";
 import type { Feature, FeatureCollection, Geometry } from "geojson";
 import { getJson, probe } from "./api";
@@ -14,6 +15,11 @@ export interface MapConfig {
   centerLat: number;
   centerLon: number;
   zoom: number;
+}
+
+interface RoadProperties {
+  regionCode: string;
+  kind: "street" | "arterial" | "ring";
 }
 
 interface LayerProperties {
@@ -77,7 +83,23 @@ export async function addFleetLayers(map: L.Map, extra: Partial<Record<MessageKe
   const roads = await probe("/api/map/roads");
   if (roads) {
     try {
-      const lines = L.geoJSON((await roads.json()) as FeatureCollection, { interactive: false, style: { color: "#9ca3af", weight: 1.5, opacity: 0.8 } });
+      // Their own pane under the polygons (overlayPane, 400) and the vehicles (450), on one canvas: thousands of
+      // SVG paths would slow panning down.
+      const pane = map.getPane("roads") ?? map.createPane("roads");
+      pane.style.zIndex = "350";
+      pane.style.pointerEvents = "none";
+      // GeoJSON options reach each line's constructor, so the path option renderer applies too.
+      const options: L.GeoJSONOptions<RoadProperties> & L.PathOptions = {
+        interactive: false,
+        pane: "roads",
+        renderer: L.canvas({ pane: "roads" }),
+        style: (feature) => ({
+          color: feature?.properties.kind === "street" ? "#b6bcc6" : "#8b94a3",
+          weight: feature?.properties.kind === "street" ? 1 : 2,
+          opacity: 0.9,
+        }),
+      };
+      const lines = L.geoJSON((await roads.json()) as FeatureCollection<Geometry, RoadProperties>, options);
       lines.addTo(map);
       overlays["layers.roads"] = lines;
     } catch (error) {

@@ -1,4 +1,4 @@
-namespace Fleet.Simulator.Roads;
+namespace Fleet.Core.Roads;
 
 /// <summary>A WGS-84 position in degrees.</summary>
 public readonly record struct GeoPoint(double Lat, double Lon);

@@ -1,4 +1,4 @@
-namespace Fleet.Simulator.Roads;
+namespace Fleet.Core.Roads;
 
 /// <summary>The kind of road an edge is; it sets the speed limit.</summary>
 public enum RoadClass : byte

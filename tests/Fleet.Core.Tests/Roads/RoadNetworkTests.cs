@@ -1,7 +1,6 @@
-using Fleet.Simulator.Fleet;
-using Fleet.Simulator.Roads;
+using Fleet.Core.Roads;
 
-namespace Fleet.Simulator.Tests;
+namespace Fleet.Core.Tests.Roads;
 
 public sealed class RoadNetworkTests
 {
@@ -94,4 +93,26 @@ public sealed class RoadNetworkTests
         var straight = network.Node(from).DistanceTo(network.Node(to));
         Assert.InRange(length, straight, straight * 1.8);
     }
+
+    [Fact(Timeout = 10_000)]
+    public void Merged_polylines_draw_every_edge_exactly_once_through_the_same_points()
+    {
+        var network = RoadNetworkGenerator.Generate("150100", Hohhot, seed: 20261122);
+
+        var merged = RoadPolylines.Merged(network);
+        var again = RoadPolylines.Merged(network);
+
+        Assert.Equal(merged.Select(p => (p.Class, string.Join(";", p.Points))), again.Select(p => (p.Class, string.Join(";", p.Points))));
+        Assert.True(merged.Count < network.Edges.Count / 4, $"{merged.Count} polylines for {network.Edges.Count} edges");
+        var drawn = merged
+            .SelectMany(p => p.Points.Zip(p.Points.Skip(1), (a, b) => (p.Class, Key(a, b))))
+            .ToList();
+        var edges = network.Edges.Select(e => (e.Class, Key(network.Node(e.From), network.Node(e.To)))).ToList();
+        Assert.Equal(edges.Order(), drawn.Order());
+        var ring = Assert.Single(merged, p => p.Class == RoadClass.Ring);
+        Assert.Equal(ring.Points[0], ring.Points[^1]);
+    }
+
+    private static string Key(LocalPoint a, LocalPoint b) =>
+        string.CompareOrdinal(a.ToString(), b.ToString()) < 0 ? $"{a}|{b}" : $"{b}|{a}";
 }

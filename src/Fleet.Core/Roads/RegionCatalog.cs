@@ -1,6 +1,7 @@
-using Fleet.Simulator.Roads;
+namespace Fleet.Core.Roads;
 
-namespace Fleet.Simulator.Fleet;
+/// <summary>A region with a road network: GB/T 2260 code, seat coordinates and typical altitude.</summary>
+public sealed record RegionInfo(string Code, string Name, GeoPoint Centre, double AltitudeMetres);
 
 /// <summary>
 /// The 盟市 of Inner Mongolia by plate prefix (蒙A Hohhot …), with their seats' coordinates and altitude: the fallback
@@ -36,8 +37,4 @@ public static class RegionCatalog
 
     /// <summary>The typical altitude of a region code, for regions read from the database.</summary>
     public static double AltitudeOf(string code) => ByCode.TryGetValue(code, out var region) ? region.AltitudeMetres : 1000;
-
-    /// <summary>新能源 plates carry D (battery-electric) or F (plug-in, fuel cell) right after the prefix, with five digits after it.</summary>
-    public static EnergyKind EnergyForPlate(string plate) =>
-        plate.Length == 8 && plate[2] is 'D' or 'F' && char.IsAsciiDigit(plate[^1]) ? EnergyKind.Electric : EnergyKind.Fuel;
 }

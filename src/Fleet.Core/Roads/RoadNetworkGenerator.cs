@@ -1,6 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 
-namespace Fleet.Simulator.Roads;
+namespace Fleet.Core.Roads;
 
 /// <summary>Shape of a generated network.</summary>
 /// <param name="RadiusMetres">No node lies farther than this from the centre.</param>
@@ -30,6 +30,9 @@ public sealed record RoadNetworkSettings(
 [SuppressMessage("Security", "CA5394:Do not use insecure randomness", Justification = "A reproducible network needs a seeded generator.")]
 public static class RoadNetworkGenerator
 {
+    /// <summary>The seed the simulator and the map's road layer share by default, so the map draws the roads driven on.</summary>
+    public const int DefaultSeed = 20261122;
+
     public static RoadNetwork Generate(string key, GeoPoint centre, int seed, RoadNetworkSettings? settings = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(key);
