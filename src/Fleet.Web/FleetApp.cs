@@ -13,6 +13,7 @@ using Fleet.Web.Registry;
 using Fleet.Web.Site;
 using Fleet.Web.Stats;
 using Fleet.Web.Telemetry;
+using Fleet.Web.Terminals;
 using Fleet.Web.Vehicles;
 
 namespace Fleet.Web;
@@ -57,6 +58,7 @@ public static class FleetApp
         app.MapStatsApi();
         app.MapTelemetryApi();
         app.MapRegistryApi();
+        app.MapTerminalsApi();
         app.MapMapApi();
         app.MapLiveHub();
         return app;
