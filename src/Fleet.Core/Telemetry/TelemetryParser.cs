@@ -203,12 +203,15 @@ public static class TelemetryParser
                     ok = reader.TokenType == JsonTokenType.Number && reader.TryGetUInt32(out alarm);
                     break;
                 case Field.Obd:
-                    ok = reader.TokenType == JsonTokenType.StartObject;
-                    if (ok)
+                    if (reader.TokenType == JsonTokenType.StartObject)
                     {
                         var start = (int)reader.TokenStartIndex;
-                        reader.Skip();
-                        obd = new Range(start, (int)reader.BytesConsumed);
+                        ok = ReadStorableObject(ref reader);
+                        obd = ok ? new Range(start, (int)reader.BytesConsumed) : default;
+                    }
+                    else
+                    {
+                        ok = false;
                     }
 
                     break;
@@ -348,6 +351,122 @@ public static class TelemetryParser
             _ when name.SequenceEqual("obd"u8) => Field.Obd,
             _ => Field.Unknown,
         };
+    }
+
+    // PostgreSQL's numeric (behind jsonb numbers) keeps at most this many digits after the decimal point.
+    private const int MaxJsonbScale = 16383;
+
+    /// <summary>
+    /// Reads an object (the reader is on its StartObject) to its EndObject, and says whether jsonb can hold all of
+    /// it. The payload is already valid UTF-8 and valid JSON, yet PostgreSQL refuses <c>\u0000</c> (22P05), a lone
+    /// surrogate escape (22P02) and numbers beyond its numeric range (22003); such a row would fail its COPY on
+    /// every redelivery, so it is refused here. Reads the raw tokens only, so nothing is allocated.
+    /// </summary>
+    private static bool ReadStorableObject(ref Utf8JsonReader reader)
+    {
+        var depth = reader.CurrentDepth;
+        var ok = true;
+        while (reader.Read() && reader.CurrentDepth > depth)
+        {
+            // Keep reading after a bad token: the caller expects the reader past the object's end.
+            ok &= reader.TokenType switch
+            {
+                JsonTokenType.PropertyName or JsonTokenType.String => !reader.ValueIsEscaped || IsStorableEscapedString(reader.ValueSpan),
+                JsonTokenType.Number => IsStorableNumber(ref reader),
+                _ => true,
+            };
+        }
+
+        return ok;
+    }
+
+    /// <summary>
+    /// Scans the raw escapes of a string (the reader has checked their syntax): no <c>\u0000</c>, and every
+    /// <c>\uD800</c>–<c>\uDBFF</c> followed by a <c>\uDC00</c>–<c>\uDFFF</c>, which appears nowhere else.
+    /// Raw bytes need no check: the reader refuses control characters and the payload is valid UTF-8.
+    /// </summary>
+    private static bool IsStorableEscapedString(ReadOnlySpan<byte> raw)
+    {
+        for (var i = 0; i < raw.Length; i++)
+        {
+            if (raw[i] != (byte)'\\')
+            {
+                continue;
+            }
+
+            i++; // The escaped character; only \u carries a code unit.
+            if (raw[i] != (byte)'u')
+            {
+                continue;
+            }
+
+            var unit = HexUnit(raw.Slice(i + 1, 4));
+            i += 4;
+            if (unit == 0 || unit is >= 0xDC00 and <= 0xDFFF)
+            {
+                return false;
+            }
+
+            if (unit is >= 0xD800 and <= 0xDBFF)
+            {
+                if (i + 6 >= raw.Length || raw[i + 1] != (byte)'\\' || raw[i + 2] != (byte)'u' || HexUnit(raw.Slice(i + 3, 4)) is < 0xDC00 or > 0xDFFF)
+                {
+                    return false;
+                }
+
+                i += 6;
+            }
+        }
+
+        return true;
+    }
+
+    private static int HexUnit(ReadOnlySpan<byte> hex)
+    {
+        var value = 0;
+        foreach (var b in hex)
+        {
+            value = (value << 4) | (b <= '9' ? b - '0' : (b | 0x20) - 'a' + 10);
+        }
+
+        return value;
+    }
+
+    /// <summary>
+    /// Finite as a double (bounds the magnitude), and with a scale numeric can keep: <c>1e-20000</c> reads as 0 but
+    /// PostgreSQL still refuses it. Scale is the digits after the point minus the exponent.
+    /// </summary>
+    private static bool IsStorableNumber(ref Utf8JsonReader reader)
+    {
+        if (!reader.TryGetDouble(out var value) || !double.IsFinite(value))
+        {
+            return false;
+        }
+
+        var raw = reader.ValueSpan; // Numbers are never escaped.
+        var point = raw.IndexOf((byte)'.');
+        var e = raw.IndexOfAny((byte)'e', (byte)'E');
+        var fraction = point < 0 ? 0 : (e < 0 ? raw.Length : e) - point - 1;
+        var exponent = 0L;
+        if (e >= 0)
+        {
+            var digits = raw[(e + 1)..];
+            var negative = digits[0] == '-';
+            if (digits[0] is (byte)'-' or (byte)'+')
+            {
+                digits = digits[1..];
+            }
+
+            foreach (var d in digits)
+            {
+                // Saturate: a finite double bounds the positive side, and any huge negative one is refused anyway.
+                exponent = Math.Min(exponent * 10 + (d - '0'), int.MaxValue);
+            }
+
+            exponent = negative ? -exponent : exponent;
+        }
+
+        return fraction - exponent <= MaxJsonbScale;
     }
 
     private static bool TryReadFinite(ref Utf8JsonReader reader, out double value)

@@ -18,6 +18,8 @@ public enum TelemetryRejectReason : byte
     InvalidField,
     UnknownTerminal,
     TerminalDisabled,
+    /// <summary>Accepted, but PostgreSQL refused the row as data (Field holds the SQLSTATE); recorded so it is acknowledged, not redelivered forever.</summary>
+    StoreRefused,
 }
 
 /// <summary>A refused report: its index in the payload (0 for a single object, -1 for the whole payload).</summary>

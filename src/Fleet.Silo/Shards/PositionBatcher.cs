@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using Fleet.Core.Telemetry;
 using Fleet.Silo.Persistence;
 using Microsoft.Extensions.Logging;
 using Npgsql;
@@ -16,7 +17,16 @@ internal sealed partial class PositionBatcher : IDisposable
 {
     private static readonly TimeSpan FirstRetryDelay = TimeSpan.FromMilliseconds(100);
 
+    // Same bound as the table's CHECK and the gateway's rejects: enough to diagnose, never a flood.
+    private const int PayloadHeadBytes = 256;
+
+    private const string InsertRejectSql = """
+        INSERT INTO telemetry_rejects (terminal_id, received_at, reason, field, payload_head)
+        SELECT coalesce((SELECT id FROM terminals WHERE vehicle_id = $1), 'vehicle:' || $1::text), $2, $3, $4, $5
+        """;
+
     private readonly PositionWriter _writer;
+    private readonly NpgsqlDataSource _dataSource;
     private readonly int _maxRows;
     private readonly TimeSpan _flushInterval;
     private readonly TimeSpan _retryMaxDelay;
@@ -39,11 +49,13 @@ internal sealed partial class PositionBatcher : IDisposable
     private Task? _loop;
     private long _rowsInserted;
     private long _rowsDuplicate;
+    private long _rowsStoreRefused;
 
-    public PositionBatcher(PositionWriter writer, SiloOptions options, TimeProvider timeProvider, StoreHealth health, ILogger logger, Histogram<double>? copyDuration = null)
+    public PositionBatcher(PositionWriter writer, NpgsqlDataSource dataSource, SiloOptions options, TimeProvider timeProvider, StoreHealth health, ILogger logger, Histogram<double>? copyDuration = null)
     {
         _copyDuration = copyDuration;
         _writer = writer;
+        _dataSource = dataSource;
         _maxRows = options.MaxBatchRows;
         _flushInterval = options.FlushInterval;
         _retryMaxDelay = options.StoreRetryMaxDelay;
@@ -71,6 +83,9 @@ internal sealed partial class PositionBatcher : IDisposable
 
     /// <summary>Rows found already stored (redelivered reports) since start.</summary>
     public long RowsDuplicate => Interlocked.Read(ref _rowsDuplicate);
+
+    /// <summary>Rows PostgreSQL refused as data since start, each recorded in <c>telemetry_rejects</c>.</summary>
+    public long RowsStoreRefused => Interlocked.Read(ref _rowsStoreRefused);
 
     public void Start() => _loop = Task.Run(FlushLoopAsync);
 
@@ -270,7 +285,9 @@ internal sealed partial class PositionBatcher : IDisposable
 
     /// <summary>
     /// A batch refused for its data (say, a jsonb string PostgreSQL cannot hold) is split in halves until the bad
-    /// rows are alone; only their submissions fault, so one bad report does not hold back everyone else's.
+    /// rows are alone, so one bad report does not hold back everyone else's. A bad row is recorded as a
+    /// <see cref="TelemetryRejectReason.StoreRefused"/> reject and then counts as done: failing its submission
+    /// would leave the message unacknowledged, and the broker would redeliver it, and it would fail, forever.
     /// </summary>
     private async Task IsolatePoisonAsync(PostgresException first)
     {
@@ -305,13 +322,50 @@ internal sealed partial class PositionBatcher : IDisposable
             {
                 var row = _flushing[range.Start];
                 LogPoisonRow(_logger, row.VehicleId, row.Fix.Ts, row.Fix.Seq, poison.SqlState, poison.MessageText);
-                owners[range.Start].Fail(poison);
+                await RecordRefusedWithRetryAsync(row, poison.SqlState);
+                Interlocked.Increment(ref _rowsStoreRefused);
+                owners[range.Start].Committed(1);
             }
             else
             {
                 var half = range.Count / 2;
                 pending.Push((range.Start, half));
                 pending.Push((range.Start + half, range.Count - half));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Records a refused row in <c>telemetry_rejects</c>, retrying while the database is unreachable (a reject is
+    /// never dropped silently). Should the record itself be refused as data, the error log above is all there is.
+    /// </summary>
+    private async Task RecordRefusedWithRetryAsync(PositionRow row, string sqlState)
+    {
+        var head = row.ObdJson.Length <= PayloadHeadBytes ? row.ObdJson : row.ObdJson[..PayloadHeadBytes];
+        var delay = FirstRetryDelay;
+        while (true)
+        {
+            try
+            {
+                await using var command = _dataSource.CreateCommand(InsertRejectSql);
+                command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = row.VehicleId });
+                command.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = DateTime.UnixEpoch.AddMilliseconds(row.ReceivedAtMs) });
+                command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = nameof(TelemetryRejectReason.StoreRefused) });
+                command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = sqlState });
+                command.Parameters.Add(new NpgsqlParameter<byte[]> { TypedValue = head.ToArray() });
+                await command.ExecuteNonQueryAsync(_abort.Token);
+                return;
+            }
+            catch (PostgresException ex) when (IsDataError(ex))
+            {
+                LogRejectRefused(_logger, row.VehicleId, ex.SqlState, ex.MessageText);
+                return;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !_abort.IsCancellationRequested)
+            {
+                LogRejectWriteFailed(_logger, row.VehicleId, delay.TotalMilliseconds, ex);
+                await Task.Delay(delay, _timeProvider, _abort.Token);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, _retryMaxDelay.Ticks));
             }
         }
     }
@@ -355,6 +409,12 @@ internal sealed partial class PositionBatcher : IDisposable
     [LoggerMessage(Level = LogLevel.Error, Message = "PostgreSQL refused a batch of {Rows} positions ({SqlState}: {Reason}); isolating the bad rows")]
     private static partial void LogPoisonBatch(ILogger logger, int rows, string sqlState, string reason);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "PostgreSQL refused the position of vehicle {VehicleId} ts {Ts} seq {Seq} ({SqlState}: {Reason}); its submission fails")]
+    [LoggerMessage(Level = LogLevel.Error, Message = "PostgreSQL refused the position of vehicle {VehicleId} ts {Ts} seq {Seq} ({SqlState}: {Reason}); it is recorded in telemetry_rejects as StoreRefused and acknowledged")]
     private static partial void LogPoisonRow(ILogger logger, long vehicleId, long ts, uint seq, string sqlState, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Recording the refused position of vehicle {VehicleId} failed; retrying in {DelayMs} ms")]
+    private static partial void LogRejectWriteFailed(ILogger logger, long vehicleId, double delayMs, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "PostgreSQL refused the reject record of vehicle {VehicleId} too ({SqlState}: {Reason}); the position is dropped")]
+    private static partial void LogRejectRefused(ILogger logger, long vehicleId, string sqlState, string reason);
 }

@@ -66,7 +66,7 @@ public sealed partial class ShardHost : IHostedService, IAsyncDisposable
         _logger = logger;
         _store = new VehicleStateStore(dataSource);
         _meter = FleetMeter.Create(meterFactory);
-        _batcher = new PositionBatcher(writer, _options, timeProvider, _health, logger, SiloMetrics.CreateCopyDuration(_meter));
+        _batcher = new PositionBatcher(writer, dataSource, _options, timeProvider, _health, logger, SiloMetrics.CreateCopyDuration(_meter));
         var settings = new GrainSettings(
             _options.MovingSpeedKmh,
             (long)_options.ParkedAfter.TotalMilliseconds,
@@ -252,10 +252,19 @@ public sealed partial class ShardHost : IHostedService, IAsyncDisposable
 
         await _stopSweeps.CancelAsync();
         await _sweepLoop;
-        await _sweepGate.WaitAsync(CancellationToken.None);
-
         await using (cancellationToken.Register(_abort.Cancel))
         {
+            // A manual sweep may hold the gate while its shards are stuck; the stop token must end that wait too.
+            // Then carry on: the abort has fired, so the shards end and what is left faults instead of hanging.
+            try
+            {
+                await _sweepGate.WaitAsync(cancellationToken);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                LogSweepAbandoned(_logger);
+            }
+
             foreach (var shard in _shards)
             {
                 shard.Writer.TryComplete();
@@ -431,6 +440,9 @@ public sealed partial class ShardHost : IHostedService, IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Shard host stopped; queues drained and snapshots written")]
     private static partial void LogStopped(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Stopping did not wait for a running sweep: the stop deadline passed first")]
+    private static partial void LogSweepAbandoned(ILogger logger);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Sweep failed")]
     private static partial void LogSweepFailed(ILogger logger, Exception exception);

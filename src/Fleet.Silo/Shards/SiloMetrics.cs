@@ -20,6 +20,7 @@ internal static class SiloMetrics
     {
         meter.CreateObservableCounter("fleet.positions.committed", () => batcher.RowsInserted, "{position}", "Positions committed to PostgreSQL");
         meter.CreateObservableCounter("fleet.positions.duplicate", () => batcher.RowsDuplicate, "{position}", "Positions found already stored (redelivered reports), not stored again");
+        meter.CreateObservableCounter("fleet.positions.store_refused", () => batcher.RowsStoreRefused, "{position}", "Positions PostgreSQL refused as data; each is recorded in telemetry_rejects as StoreRefused");
         meter.CreateObservableGauge("fleet.shard.queue.depth", () => host.QueueDepth, "{message}", "Messages waiting in the shard queues, over all shards");
         meter.CreateObservableGauge("fleet.store.pending.rows", () => batcher.PendingRows, "{position}", "Positions accepted by the shards and not yet committed");
         meter.CreateObservableGauge("fleet.active.grains", () => host.ActiveGrains, "{grain}", "Vehicle grains currently activated");

@@ -21,8 +21,8 @@ internal sealed record ShardContext(
 
 /// <summary>
 /// One shard: a bounded queue and the single loop that owns its grains. Each pass drains what is queued (up to a
-/// batch), activates the missing grains with one query, applies the reports per vehicle in event-time order,
-/// hands the rows to the batcher, runs the commands, and publishes the changed states once per vehicle.
+/// batch), activates the missing grains with one query, applies the reports per vehicle in event-time order and
+/// the commands where they arrived between them, hands the rows to the batcher, and publishes the changed states.
 /// Only this loop touches the grains, so they need no locks.
 /// </summary>
 internal sealed partial class VehicleShard
@@ -35,7 +35,8 @@ internal sealed partial class VehicleShard
     private readonly ShardMessage[] _drained;
     private readonly PositionRow[] _rows;
     private readonly Submission[] _owners;
-    private readonly List<ShardCommand> _commands = [];
+    private readonly List<PendingCommand> _commands = [];
+    private readonly HashSet<long> _pinned = [];
     private readonly List<long> _missing = [];
     private readonly List<VehicleLiveState> _changed = [];
     private readonly List<long> _idle = [];
@@ -134,33 +135,49 @@ internal sealed partial class VehicleShard
             await ActivateAsync(abort);
         }
 
+        // Reports and commands take effect in arrival order: a status sent before a report must not win over it.
         var nowMs = _context.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds();
-        Apply(reports, nowMs);
+        var applied = 0;
+        foreach (var pending in _commands)
+        {
+            Apply(applied, pending.ReportsBefore, nowMs);
+            applied = pending.ReportsBefore;
+            RunCommand(pending.Command, nowMs);
+        }
+
+        Apply(applied, reports, nowMs);
         if (reports > 0)
         {
             await _context.Batcher.AppendAsync(_rows.AsMemory(0, reports), _owners.AsMemory(0, reports), abort);
         }
 
-        foreach (var command in _commands)
-        {
-            RunCommand(command, nowMs);
-        }
-
         Publish();
+
+        // Completed only now, so a caller awaiting a command sees its effect in the live states.
+        foreach (var pending in _commands)
+        {
+            pending.Command.TrySetResult();
+        }
     }
 
     /// <summary>
-    /// Moves the reports to the front sorted by (vehicle, ts, seq), so each vehicle's slice applies in event-time
-    /// order; sets the commands aside; and lists the vehicles whose grains are not active.
+    /// Moves the reports to the front; sets the commands aside with the number of reports that arrived before each;
+    /// sorts each run of reports between two commands by (vehicle, ts, seq), so each vehicle's slice applies in
+    /// event-time order; and lists the vehicles whose grains are not active.
     /// </summary>
     private int SplitAndSort(int count)
     {
         var reports = 0;
+        var runStart = 0;
+        var sweeps = false;
         for (var i = 0; i < count; i++)
         {
             if (_drained[i].Command is { } command)
             {
-                _commands.Add(command);
+                _commands.Add(new PendingCommand(command, reports));
+                _drained.AsSpan(runStart, reports - runStart).Sort(default(ByVehicleAndEventTime));
+                runStart = reports;
+                sweeps |= command is SweepCommand;
             }
             else
             {
@@ -168,22 +185,36 @@ internal sealed partial class VehicleShard
             }
         }
 
+        _drained.AsSpan(runStart, reports - runStart).Sort(default(ByVehicleAndEventTime));
         var span = _drained.AsSpan(0, reports);
-        span.Sort(default(ByVehicleAndEventTime));
         for (var i = 0; i < span.Length; i++)
         {
             var vehicleId = span[i].Report.VehicleId;
-            if ((i == 0 || span[i - 1].Report.VehicleId != vehicleId) && !_grains.ContainsKey(vehicleId))
+            if ((i == 0 || span[i - 1].Report.VehicleId != vehicleId) && !_grains.ContainsKey(vehicleId)
+                && (_commands.Count == 0 || !_missing.Contains(vehicleId)))
             {
                 _missing.Add(vehicleId);
             }
+
+            if (sweeps)
+            {
+                _pinned.Add(vehicleId);
+            }
         }
 
-        foreach (var command in _commands)
+        foreach (var pending in _commands)
         {
-            if (command.VehicleId is { } vehicleId && !_grains.ContainsKey(vehicleId) && !_missing.Contains(vehicleId))
+            if (pending.Command.VehicleId is { } vehicleId)
             {
-                _missing.Add(vehicleId);
+                if (!_grains.ContainsKey(vehicleId) && !_missing.Contains(vehicleId))
+                {
+                    _missing.Add(vehicleId);
+                }
+
+                if (sweeps)
+                {
+                    _pinned.Add(vehicleId);
+                }
             }
         }
 
@@ -241,11 +272,12 @@ internal sealed partial class VehicleShard
         Volatile.Write(ref _activeGrains, _grains.Count);
     }
 
-    private void Apply(int reports, long nowMs)
+    /// <summary>Applies the reports [<paramref name="start"/>, <paramref name="end"/>) and fills their rows.</summary>
+    private void Apply(int start, int end, long nowMs)
     {
         VehicleGrain? grain = null;
         var versionBefore = 0L;
-        for (var i = 0; i < reports; i++)
+        for (var i = start; i < end; i++)
         {
             var report = _drained[i].Report;
             if (grain is null || grain.VehicleId != report.VehicleId)
@@ -276,7 +308,14 @@ internal sealed partial class VehicleShard
         switch (command)
         {
             case SetOnlineCommand setOnline:
-                var grain = _grains[setOnline.VehicleId!.Value];
+                // Activated for this drain and pinned against the sweep, so it is here; should that ever break,
+                // fail this command alone rather than every submission of the drain.
+                if (!_grains.TryGetValue(setOnline.VehicleId!.Value, out var grain))
+                {
+                    command.TrySetException(new InvalidOperationException($"Vehicle {setOnline.VehicleId} is not active in shard {Index}."));
+                    break;
+                }
+
                 var before = grain.Version;
                 grain.SetOnline(setOnline.Online, setOnline.AtMs, nowMs);
                 AddIfChanged(grain, before);
@@ -287,8 +326,6 @@ internal sealed partial class VehicleShard
             default:
                 throw new InvalidOperationException($"Unknown shard command {command.GetType().Name}");
         }
-
-        command.TrySetResult();
     }
 
     private void Sweep(SweepCommand sweep, long nowMs)
@@ -305,9 +342,10 @@ internal sealed partial class VehicleShard
                     sweep.Snapshots.Add((grain, ToStored(grain)));
                 }
             }
-            else if (nowMs - grain.LastActivityAtMs >= _idleMs)
+            else if (nowMs - grain.LastActivityAtMs >= _idleMs && !_pinned.Contains(grain.VehicleId))
             {
-                // Only clean grains go: the stored snapshot is then exactly what re-activation will find.
+                // Only clean grains go: the stored snapshot is then exactly what re-activation will find. Grains
+                // this drain still has reports or commands for stay: they were activated for it and are used after.
                 _idle.Add(grain.VehicleId);
             }
         }
@@ -355,9 +393,9 @@ internal sealed partial class VehicleShard
             _drained[i].Command?.TrySetException(exception);
         }
 
-        foreach (var command in _commands)
+        foreach (var pending in _commands)
         {
-            command.TrySetException(exception);
+            pending.Command.TrySetException(exception);
         }
     }
 
@@ -368,9 +406,13 @@ internal sealed partial class VehicleShard
         Array.Clear(_rows, 0, count);
         Array.Clear(_owners, 0, count);
         _commands.Clear();
+        _pinned.Clear();
         _changed.Clear();
         _missing.Clear();
     }
+
+    /// <summary>A drained command and how many of the drain's reports arrived before it.</summary>
+    private readonly record struct PendingCommand(ShardCommand Command, int ReportsBefore);
 
     private readonly struct ByVehicleAndEventTime : IComparer<ShardMessage>
     {

@@ -94,6 +94,45 @@ public sealed class TelemetryParserTests
         Assert.Equal(new TelemetryReject(0, reason, field), reject);
     }
 
+    // PostgreSQL jsonb refuses these (22P05, 22P02, 22003); accepted, one would stall its submission for good.
+    [Theory]
+    [InlineData("""{"x":"\u0000"}""")]
+    [InlineData("""{"x":"a\u0000b"}""")]
+    [InlineData("""{"x\u0000":1}""")]
+    [InlineData("""{"x":"\ud800"}""")]
+    [InlineData("""{"x":"\uD800x"}""")]
+    [InlineData("""{"x":"\udc00"}""")]
+    [InlineData("""{"x":"\ud800\u0041"}""")]
+    [InlineData("""{"x":"\ud800\ud800"}""")]
+    [InlineData("""{"\ud800":1}""")]
+    [InlineData("""{"x":1e1000000}""")]
+    [InlineData("""{"x":-1e1000000}""")]
+    [InlineData("""{"x":1e-20000}""")]
+    [InlineData("""{"deep":{"list":[1,{"y":"\u0000"}]}}""")]
+    [InlineData("""{"deep":[[1e400]]}""")]
+    public void An_obd_object_jsonb_cannot_hold_is_rejected(string obd)
+    {
+        Assert.Equal(0, Parse(Report(extra: ",\"obd\":" + obd)));
+
+        Assert.Equal(new TelemetryReject(0, TelemetryRejectReason.InvalidField, "obd"), Assert.Single(_rejects));
+    }
+
+    [Theory]
+    [InlineData("""{"x":"\u4e2d"}""")]
+    [InlineData("""{"x":"\"quoted\"","y":"a\\b\/c\n\t"}""")]
+    [InlineData("""{"emoji":"\ud83d\ude97","\u0041":[1.5e300,-0.0,1e-300,true,null,{"n":{"m":"中文"}}]}""")]
+    [InlineData("""{}""")]
+    public void A_valid_nested_obd_object_with_escapes_is_accepted(string obd)
+    {
+        var json = Report(extra: ",\"obd\":" + obd);
+
+        Assert.Equal(1, Parse(json));
+
+        Assert.Empty(_rejects);
+        var bytes = Encoding.UTF8.GetBytes(json);
+        Assert.Equal(obd, Encoding.UTF8.GetString(bytes[_fixes[0].Obd]));
+    }
+
     [Fact]
     public void Timestamps_outside_the_window_are_rejected_at_the_edges()
     {
