@@ -2,15 +2,23 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using Fleet.Silo.Grains;
 using Fleet.Silo.Shards;
+using Fleet.Web.Auth;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.Extensions.Options;
+using Npgsql;
 
 namespace Fleet.Web.Live;
 
 /// <summary>One connection's subscription. Replaced whole on re-subscribe; only bbox ones carry mutable state.</summary>
-internal sealed class LiveSubscription(string connectionId, LiveFilter filter)
+internal sealed class LiveSubscription(HubCallerContext connection, UserScope user, LiveFilter filter)
 {
-    public string ConnectionId { get; } = connectionId;
+    public string ConnectionId { get; } = connection.ConnectionId;
+
+    /// <summary>Kept so the session recheck can close the connection, not only end the subscription.</summary>
+    public HubCallerContext Connection { get; } = connection;
+
+    /// <summary>The session the filter was granted to; rechecked against <c>users</c> while the subscription lasts.</summary>
+    public UserScope User { get; } = user;
 
     public LiveFilter Filter { get; } = filter;
 
@@ -31,13 +39,16 @@ internal sealed class LiveSubscription(string connectionId, LiveFilter filter)
 /// the map and sends each subscription the changes in its filter as one <c>frame</c>. Subscriptions with the same
 /// filter share a SignalR group, so a frame is built and serialised once for all of them; bbox subscriptions are
 /// per connection. The filter includes the user's department limit, so what a user receives is decided here, on
-/// every row, not only when they subscribed.
+/// every row, not only when they subscribed. Every <see cref="LiveOptions.SessionRecheckInterval"/> the loop also
+/// rechecks the subscribers' sessions as REST does on every request (enabled, same role, same department) and
+/// closes the connections whose session no longer stands: the cookie alone would keep them open for hours.
 /// </summary>
 public sealed partial class LiveBroadcaster : BackgroundService, ILiveStateSink
 {
     private static readonly long[] NoneRemoved = [];
 
     private readonly IHubContext<LiveFrameHub> _hub;
+    private readonly NpgsqlDataSource _dataSource;
     private readonly LiveRegistry _registry;
     private readonly LiveOptions _options;
     private readonly TimeProvider _timeProvider;
@@ -58,12 +69,14 @@ public sealed partial class LiveBroadcaster : BackgroundService, ILiveStateSink
 
     public LiveBroadcaster(
         IHubContext<LiveFrameHub> hub,
+        NpgsqlDataSource dataSource,
         LiveRegistry registry,
         IOptions<LiveOptions> options,
         TimeProvider timeProvider,
         ILogger<LiveBroadcaster> logger)
     {
         _hub = hub;
+        _dataSource = dataSource;
         _registry = registry;
         _options = options.Value;
         _timeProvider = timeProvider;
@@ -98,9 +111,15 @@ public sealed partial class LiveBroadcaster : BackgroundService, ILiveStateSink
     /// comes in a frame with a greater seq, and a frame with a seq up to the snapshot's holds nothing the snapshot
     /// lacks (or belongs to the previous scope). Clients may drop those.
     /// </summary>
-    public async Task<LiveSnapshot> SubscribeAsync(string connectionId, LiveFilter filter, IEnumerable<VehicleLiveState> states, CancellationToken cancellationToken)
+    public async Task<LiveSnapshot> SubscribeAsync(
+        HubCallerContext connection,
+        UserScope user,
+        LiveFilter filter,
+        IEnumerable<VehicleLiveState> states,
+        CancellationToken cancellationToken)
     {
-        var subscription = new LiveSubscription(connectionId, filter);
+        var connectionId = connection.ConnectionId;
+        var subscription = new LiveSubscription(connection, user, filter);
         _subscriptions.TryGetValue(connectionId, out var previous);
         _subscriptions[connectionId] = subscription;
         if (previous is null)
@@ -158,6 +177,70 @@ public sealed partial class LiveBroadcaster : BackgroundService, ILiveStateSink
         if (previous.GroupKey is { } key)
         {
             await _hub.Groups.RemoveFromGroupAsync(connectionId, key, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Rechecks the sessions of every subscriber with one query and ends the subscriptions whose session no longer
+    /// stands, closing their connections. Returns the number closed. A user missing from <c>users</c> is stale too.
+    /// </summary>
+    internal async Task<int> RecheckSessionsAsync(CancellationToken cancellationToken)
+    {
+        if (_subscriptions.IsEmpty)
+        {
+            return 0;
+        }
+
+        // Taken before the query: a subscription made after it was checked by its own Subscribe, later than this.
+        var subscriptions = _subscriptions.Values.ToList();
+        var userIds = subscriptions.Select(s => s.User.UserId).Distinct().ToArray();
+        var current = new Dictionary<int, (bool Enabled, string Role, int? DepartmentId)>(userIds.Length);
+        await using (var command = _dataSource.CreateCommand("SELECT id, enabled, role, department_id FROM users WHERE id = ANY($1)"))
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = userIds });
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                current[reader.GetInt32(0)] = (reader.GetBoolean(1), reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetInt32(3));
+            }
+        }
+
+        var closed = 0;
+        foreach (var subscription in subscriptions)
+        {
+            var user = subscription.User;
+            // The same rule as AccountStore.IsSessionCurrentAsync, which REST applies to every request.
+            if (current.TryGetValue(user.UserId, out var row) && row.Enabled && row.Role == user.Role && row.DepartmentId == user.DepartmentId)
+            {
+                continue;
+            }
+
+            LogSessionEnded(_logger, subscription.ConnectionId, user.Username, user.Role, user.DepartmentId);
+            await EndAsync(subscription, cancellationToken);
+            closed++;
+        }
+
+        return closed;
+    }
+
+    /// <summary>
+    /// Ends <paramref name="subscription"/> (if it is still the connection's) and closes its connection. The page
+    /// then reconnects, and the reconnect meets the session check of the cookie, like any REST request.
+    /// </summary>
+    internal async Task EndAsync(LiveSubscription subscription, CancellationToken cancellationToken)
+    {
+        if (_subscriptions.TryRemove(new KeyValuePair<string, LiveSubscription>(subscription.ConnectionId, subscription)))
+        {
+            Interlocked.Decrement(ref _subscribers);
+            Deactivate(subscription);
+        }
+
+        // First, so the connection is on its way out before anything else is awaited; leaving the group then only
+        // spares the frames a closing socket would not deliver anyway.
+        subscription.Connection.Abort();
+        if (subscription.GroupKey is { } key)
+        {
+            await _hub.Groups.RemoveFromGroupAsync(subscription.ConnectionId, key, cancellationToken);
         }
     }
 
@@ -256,9 +339,19 @@ public sealed partial class LiveBroadcaster : BackgroundService, ILiveStateSink
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        var recheck = Task.CompletedTask;
+        var lastRecheck = _timeProvider.GetTimestamp();
         while (!stoppingToken.IsCancellationRequested)
         {
             var started = _timeProvider.GetTimestamp();
+            // Beside the frames rather than before them: a slow database must not hold back everyone's map. At most
+            // one recheck runs at a time.
+            if (recheck.IsCompleted && _timeProvider.GetElapsedTime(lastRecheck, started) >= _options.SessionRecheckInterval)
+            {
+                lastRecheck = started;
+                recheck = RecheckSafelyAsync(stoppingToken);
+            }
+
             try
             {
                 await SendFramesAsync(stoppingToken);
@@ -277,7 +370,27 @@ public sealed partial class LiveBroadcaster : BackgroundService, ILiveStateSink
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
-                return;
+                break;
+            }
+        }
+
+        await recheck;
+    }
+
+    private async Task RecheckSafelyAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            await RecheckSessionsAsync(stoppingToken);
+        }
+        catch (Exception ex)
+        {
+            // Connections stay open until the next recheck: closing them all on a database blip would only have every
+            // page reconnect into the same outage. New subscriptions are still checked one by one. (Failing while
+            // shutting down is no news.)
+            if (!stoppingToken.IsCancellationRequested)
+            {
+                LogRecheckFailed(_logger, ex);
             }
         }
     }
@@ -342,6 +455,12 @@ public sealed partial class LiveBroadcaster : BackgroundService, ILiveStateSink
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Sending a live frame failed")]
     private static partial void LogSendFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Live connection {ConnectionId} of {Username} closed: the session ({Role}, department {DepartmentId}) no longer stands")]
+    private static partial void LogSessionEnded(ILogger logger, string connectionId, string username, string role, int? departmentId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Rechecking the live subscribers' sessions failed; retried at the next interval")]
+    private static partial void LogRecheckFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "A live frame round failed")]
     private static partial void LogRoundFailed(ILogger logger, Exception exception);

@@ -18,6 +18,12 @@ public sealed record LiveOptions
 
     /// <summary>How long <c>Subscribe</c> waits for the first registry load after a start.</summary>
     public TimeSpan RegistryWait { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// How often the subscribers' sessions are rechecked against <c>users</c> (enabled, role, department), as REST
+    /// does on every request. Bounds how long a disabled, demoted or moved user's open map keeps its old scope.
+    /// </summary>
+    public TimeSpan SessionRecheckInterval { get; init; } = TimeSpan.FromSeconds(30);
 }
 
 public sealed class LiveOptionsValidator : IValidateOptions<LiveOptions>
@@ -28,6 +34,8 @@ public sealed class LiveOptionsValidator : IValidateOptions<LiveOptions>
         Check(failures, nameof(options.FrameInterval), options.FrameInterval, TimeSpan.FromMilliseconds(50), TimeSpan.FromSeconds(10));
         Check(failures, nameof(options.SendTimeout), options.SendTimeout, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(1));
         Check(failures, nameof(options.RegistryWait), options.RegistryWait, TimeSpan.Zero, TimeSpan.FromMinutes(5));
+        // Capped: the recheck is what ends a revoked session's live feed, so it must not be configurable away.
+        Check(failures, nameof(options.SessionRecheckInterval), options.SessionRecheckInterval, TimeSpan.FromMilliseconds(200), TimeSpan.FromMinutes(5));
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 

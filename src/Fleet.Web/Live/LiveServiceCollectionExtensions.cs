@@ -47,8 +47,9 @@ public static class LiveServiceCollectionExtensions
 
     public static IEndpointRouteBuilder MapLiveHub(this IEndpointRouteBuilder endpoints)
     {
-        // The session is checked when the socket opens; closing it when the cookie's ticket expires bounds how long a
-        // connection outlives its session.
+        // The cookie is checked when the socket opens; closing it when the cookie's ticket expires is the outer bound.
+        // A session revoked before then (disabled, demoted, moved) is caught by Subscribe and the broadcaster's
+        // periodic recheck (LiveOptions.SessionRecheckInterval).
         endpoints.MapHub<LiveFrameHub>(LiveFrameHub.Path, options => options.CloseOnAuthenticationExpiration = true);
         return endpoints;
     }

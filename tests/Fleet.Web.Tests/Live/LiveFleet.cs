@@ -49,6 +49,8 @@ public sealed class LiveFleet(PostgresFixture postgres) : IAsyncLifetime
                 ["Fleet:Auth:LoginPermitsPerMinute"] = "1000",
                 // Fewer shard loops than the default 64: two cores, 200 vehicles.
                 ["Fleet:Silo:ShardCount"] = "4",
+                // Seconds rather than the default half minute, so tests see a revoked session's feed end.
+                ["Fleet:Live:SessionRecheckInterval"] = "00:00:01",
             }),
             ct);
 
