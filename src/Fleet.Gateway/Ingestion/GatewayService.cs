@@ -41,7 +41,7 @@ public sealed partial class GatewayService : BackgroundService
     private readonly TelemetryBatchProcessor _processor;
     private readonly CancellationTokenSource _abandon = new();
     private readonly Meter _meter;
-    private readonly Func<List<TelemetryRejectRow>, Task> _writeRejects;
+    private readonly Func<List<TelemetryRejectRow>, CancellationToken, Task> _writeRejects;
     private MqttClient? _client;
 
     public GatewayService(
@@ -327,23 +327,30 @@ public sealed partial class GatewayService : BackgroundService
         _ = entry.ReleaseWhenSettledAsync();
     }
 
-    /// <summary>Retries until stored: the batch's ack waits for this, so a reject is never lost, only delayed.</summary>
-    private async Task WriteRejectsAsync(List<TelemetryRejectRow> rows)
+    /// <summary>
+    /// Retries until stored: the batch's ack waits for this, so a reject is never lost, only delayed. Gives up once
+    /// the session has ended: its batch will not be acknowledged, and the broker's redelivery to the next session
+    /// writes the rows itself, so a late success here would only record them twice.
+    /// </summary>
+    private async Task WriteRejectsAsync(List<TelemetryRejectRow> rows, CancellationToken sessionToken)
     {
         var abandon = _abandon.Token;
+        using var giveUp = CancellationTokenSource.CreateLinkedTokenSource(abandon, sessionToken);
         for (var attempt = 0; ; attempt++)
         {
             try
             {
+                // An attempt under way is left to finish when only the session ends (a graceful stop still acks
+                // what is stored in time); the abandon token cuts it short.
                 await _rejectStore.WriteAsync(rows, abandon);
                 return;
             }
-            catch (Exception ex) when (!abandon.IsCancellationRequested)
+            catch (Exception ex) when (!giveUp.IsCancellationRequested)
             {
                 Failed(ex);
                 var delay = Backoff(attempt);
                 LogRejectWriteFailed(_logger, rows.Count, delay.TotalMilliseconds, ex);
-                await Task.Delay(delay, _timeProvider, abandon);
+                await Task.Delay(delay, _timeProvider, giveUp.Token);
             }
         }
     }

@@ -40,7 +40,20 @@ internal sealed class InFlightBatch(MqttReceivedBatch batch)
     public async Task ReleaseWhenSettledAsync()
     {
         await Task.WhenAll(Pending).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        if (Pending.TrueForAll(static t => t.IsCompletedSuccessfully))
+        var succeeded = true;
+        foreach (var task in Pending)
+        {
+            if (task.IsFaulted)
+            {
+                // SuppressThrowing observes only the WhenAll task, not these: read them, or each failure of an
+                // abandoned batch surfaces again as an UnobservedTaskException when it is collected.
+                _ = task.Exception;
+            }
+
+            succeeded &= task.IsCompletedSuccessfully;
+        }
+
+        if (succeeded)
         {
             Batch.Dispose();
         }

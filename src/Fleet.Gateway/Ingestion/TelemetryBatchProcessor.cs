@@ -43,17 +43,31 @@ internal sealed class TelemetryBatchProcessor
     /// only around status changes so those keep their place). Never throws for a failed submission: the failure is
     /// put into the returned batch's pending tasks, where the ack loop meets it in order.
     /// </summary>
-    public async ValueTask<InFlightBatch> ProcessAsync(MqttReceivedBatch batch, DateTimeOffset now, Func<List<TelemetryRejectRow>, Task> writeRejects, CancellationToken cancellationToken)
+    public async ValueTask<InFlightBatch> ProcessAsync(MqttReceivedBatch batch, DateTimeOffset now, Func<List<TelemetryRejectRow>, CancellationToken, Task> writeRejects, CancellationToken cancellationToken)
     {
         var entry = new InFlightBatch(batch);
         var nowMs = now.ToUnixTimeMilliseconds();
         try
         {
-            Classify(batch, entry, now, nowMs);
+            // Misses are rare (a terminal the broker admitted before our registry notice arrived, or a retired one):
+            // classification stops at the first, the registry is refreshed once for the batch, and it resumes there
+            // with misses then rejected. Known terminals never wait for this.
+            var next = Classify(batch, 0, refreshed: false, entry, now, nowMs);
+            if (next >= 0)
+            {
+                await _registry.RefreshAfterMissAsync(cancellationToken);
+                Classify(batch, next, refreshed: true, entry, now, nowMs);
+            }
+
+            Interlocked.Add(ref _metrics.MessagesReceived, batch.Count);
+            Interlocked.Add(ref _metrics.ReportsAccepted, entry.Accepted);
+            Interlocked.Add(ref _metrics.ReportsDuplicate, entry.Duplicates);
+            Interlocked.Add(ref _metrics.ReportsRejected, entry.Rejected);
+            Interlocked.Add(ref _metrics.StatusUpdates, entry.Statuses);
             if (entry.Rejects is { } rejects)
             {
                 // Started now, awaited before the ack: the reject is durable before the broker forgets the message.
-                entry.Pending.Add(writeRejects(rejects));
+                entry.Pending.Add(writeRejects(rejects, cancellationToken));
             }
 
             var start = 0;
@@ -89,10 +103,15 @@ internal sealed class TelemetryBatchProcessor
         return entry;
     }
 
-    private void Classify(MqttReceivedBatch batch, InFlightBatch entry, DateTimeOffset now, long nowMs)
+    /// <summary>
+    /// Classifies messages from <paramref name="from"/> on. Before the registry was <paramref name="refreshed"/> it stops
+    /// at the first terminal it cannot attribute and returns that message's index; otherwise it returns -1.
+    /// </summary>
+    private int Classify(MqttReceivedBatch batch, int from, bool refreshed, InFlightBatch entry, DateTimeOffset now, long nowMs)
     {
-        foreach (var message in batch)
+        for (var index = from; index < batch.Count; index++)
         {
+            var message = batch[index];
             var topic = message.TopicUtf8.Span;
             var kind = GatewayTopics.Parse(topic, out var idRange);
             if (kind == GatewayTopicKind.Other)
@@ -103,13 +122,19 @@ internal sealed class TelemetryBatchProcessor
             var payload = message.Payload;
             var idBytes = topic[idRange];
             var statusField = kind == GatewayTopicKind.Status ? "status" : null;
-            if (!_registry.TryGet(idBytes, out var terminal))
+            var known = _registry.TryGet(idBytes, out var terminal);
+            if (!refreshed && (!known || !terminal!.Enabled || terminal.VehicleId is null))
+            {
+                return index;
+            }
+
+            if (!known)
             {
                 Reject(entry, DecodeUnknownId(idBytes), TelemetryRejectReason.UnknownTerminal, statusField, Head(payload.Span), now);
                 continue;
             }
 
-            if (!terminal.Enabled)
+            if (!terminal!.Enabled)
             {
                 Reject(entry, terminal.TerminalId, TelemetryRejectReason.TerminalDisabled, statusField, Head(payload.Span), now);
                 continue;
@@ -158,11 +183,7 @@ internal sealed class TelemetryBatchProcessor
             }
         }
 
-        Interlocked.Add(ref _metrics.MessagesReceived, batch.Count);
-        Interlocked.Add(ref _metrics.ReportsAccepted, entry.Accepted);
-        Interlocked.Add(ref _metrics.ReportsDuplicate, entry.Duplicates);
-        Interlocked.Add(ref _metrics.ReportsRejected, entry.Rejected);
-        Interlocked.Add(ref _metrics.StatusUpdates, entry.Statuses);
+        return -1;
     }
 
     private void AddStatus(InFlightBatch entry, TerminalInfo terminal, long vehicleId, ReadOnlySpan<byte> payload, DateTimeOffset now)

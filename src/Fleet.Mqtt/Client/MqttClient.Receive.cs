@@ -384,20 +384,33 @@ public sealed partial class MqttClient
             {
                 await Task.Delay(tick, _time, token).ConfigureAwait(false);
                 var pingSentAt = connection.PingSentAt;
+                var readerBlocked = connection.ReaderBlocked;
+                bool due;
                 if (pingSentAt != 0)
                 {
-                    if (!connection.ReaderBlocked && _time.GetElapsedTime(pingSentAt) > timeout)
+                    if (!readerBlocked)
                     {
-                        MqttClientLog.PingTimeout(_logger, timeout);
-                        connection.Fail(new TimeoutException($"No PINGRESP from {_options.Host}:{_options.Port} within {timeout}: the connection is treated as broken."));
-                        return;
+                        if (_time.GetElapsedTime(pingSentAt) > timeout)
+                        {
+                            MqttClientLog.PingTimeout(_logger, timeout);
+                            connection.Fail(new TimeoutException($"No PINGRESP from {_options.Host}:{_options.Port} within {timeout}: the connection is treated as broken."));
+                            return;
+                        }
+
+                        continue;
                     }
 
-                    continue;
+                    // The PINGRESP may sit unread behind the blocked reader, so no timeout is judged; but the broker
+                    // drops a client silent for 1.5 × keep-alive, so keep sending while the consumer is stuck.
+                    due = _time.GetElapsedTime(connection.LastSent) >= keepAlive;
+                }
+                else
+                {
+                    // Ping when idle in either direction: silence from the peer is what reveals a dead one.
+                    due = _time.GetElapsedTime(connection.LastSent) >= keepAlive || _time.GetElapsedTime(connection.LastReceived) >= keepAlive;
                 }
 
-                // Ping when idle in either direction: silence from the peer is what reveals a dead one.
-                if (_time.GetElapsedTime(connection.LastSent) >= keepAlive || _time.GetElapsedTime(connection.LastReceived) >= keepAlive)
+                if (due)
                 {
                     lock (_lock)
                     {

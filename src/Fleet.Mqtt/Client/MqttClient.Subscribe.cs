@@ -102,7 +102,11 @@ public sealed partial class MqttClient
             {
                 if (ack.ReasonCodes.Count != request.Subscriptions.Count)
                 {
-                    throw new MqttProtocolException("MQTT-3.8.4-6", $"SUBACK carries {ack.ReasonCodes.Count} codes for {request.Subscriptions.Count} filters.") { ReasonCode = 0x82 };
+                    // The request is out of _requests now, so nothing else will ever complete it: fail it here, or
+                    // its subscriber waits forever while the connection is torn down for the violation.
+                    var violation = new MqttProtocolException("MQTT-3.8.4-6", $"SUBACK carries {ack.ReasonCodes.Count} codes for {request.Subscriptions.Count} filters.") { ReasonCode = 0x82 };
+                    request.TrySetException(violation);
+                    throw violation;
                 }
 
                 for (var i = 0; i < ack.ReasonCodes.Count; i++)

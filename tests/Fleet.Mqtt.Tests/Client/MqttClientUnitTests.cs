@@ -108,6 +108,74 @@ public sealed class MqttClientUnitTests
         await Assert.ThrowsAsync<ObjectDisposedException>(() => client.ConnectAsync(TestContext.Current.CancellationToken));
     }
 
+    [Fact(Timeout = 10_000)]
+    public async Task A_suback_with_the_wrong_number_of_codes_faults_the_subscriber_instead_of_hanging_it()
+    {
+        var token = TestContext.Current.CancellationToken;
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        try
+        {
+            var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+
+            // A fake broker: accepts the CONNECT, then answers the one-filter SUBSCRIBE with two codes.
+            var server = Task.Run(
+                async () =>
+                {
+                    using var socket = await listener.AcceptTcpClientAsync(token);
+                    var stream = socket.GetStream();
+                    await ReadPacketAsync(stream, token); // CONNECT
+                    await stream.WriteAsync(new byte[] { 0x20, 0x03, 0x00, 0x00, 0x00 }, token);
+                    var subscribe = await ReadPacketAsync(stream, token);
+                    await stream.WriteAsync(new byte[] { 0x90, 0x05, subscribe[0], subscribe[1], 0x00, 0x01, 0x01 }, token);
+
+                    // Hold the socket until the client lets go, so only the SUBACK can end the wait.
+                    _ = await stream.ReadAsync(new byte[1], token);
+                },
+                token);
+
+            await using var client = new MqttClient(new MqttClientOptions
+            {
+                Port = port,
+                ClientId = "suback-count",
+                ProtocolVersion = MqttProtocolVersion.V500,
+                AutoReconnect = false,
+                ConnectTimeout = TimeSpan.FromSeconds(2),
+            });
+            await client.ConnectAsync(token);
+            var subscribe = client.SubscribeAsync("it/one", MqttQualityOfService.AtLeastOnce, token);
+            await Assert.ThrowsAsync<MqttProtocolException>(() => subscribe.WaitAsync(TimeSpan.FromSeconds(5), token));
+            await client.DisposeAsync();
+            await server.WaitAsync(TimeSpan.FromSeconds(5), token)
+                .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
+        }
+        finally
+        {
+            listener.Stop();
+        }
+    }
+
+    /// <summary>Reads one MQTT packet off the wire and returns its variable header and payload.</summary>
+    private static async Task<byte[]> ReadPacketAsync(System.Net.Sockets.NetworkStream stream, CancellationToken cancellationToken)
+    {
+        var one = new byte[1];
+        await stream.ReadExactlyAsync(one, cancellationToken); // fixed header type and flags
+        var length = 0;
+        for (var shift = 0; ; shift += 7)
+        {
+            await stream.ReadExactlyAsync(one, cancellationToken);
+            length |= (one[0] & 0x7F) << shift;
+            if ((one[0] & 0x80) == 0)
+            {
+                break;
+            }
+        }
+
+        var body = new byte[length];
+        await stream.ReadExactlyAsync(body, cancellationToken);
+        return body;
+    }
+
     private static List<string> EnumeratePayloads(MqttReceivedBatch batch)
     {
         var payloads = new List<string>();

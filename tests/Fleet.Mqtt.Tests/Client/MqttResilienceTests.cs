@@ -36,6 +36,43 @@ public sealed class MqttResilienceTests
         Assert.True(result.IsSuccess);
     }
 
+    [Fact(Timeout = 60_000)]
+    public async Task A_subscriber_whose_reader_is_blocked_by_a_full_queue_keeps_pinging_and_is_not_dropped()
+    {
+        await using var server = await MosquittoServer.StartAsync(cancellationToken: Token);
+        var topic = $"it/{Unique("blocked")}/data";
+
+        // A tiny receive queue that nobody reads: the reader blocks with a PINGRESP (or more) unread behind it.
+        var options = Options(server, Unique("blocked")) with
+        {
+            KeepAlive = TimeSpan.FromSeconds(1),
+            ManualAcknowledge = true,
+            ReceiveQueueBatches = 1,
+            MaximumBatchMessages = 1,
+        };
+        await using var subscriber = await ConnectAsync(options, Token);
+        await subscriber.SubscribeAsync(topic, MqttQualityOfService.AtLeastOnce, Token);
+        await using var publisher = await ConnectAsync(Options(server, Unique("pub")), Token);
+        for (var i = 0; i < 50; i++)
+        {
+            await publisher.PublishAsync(topic, Utf8($"m{i}"), MqttQualityOfService.AtLeastOnce, cancellationToken: Token);
+        }
+
+        var generation = subscriber.ConnectionGeneration;
+
+        // Mosquitto drops a client silent for 1.5 × keep-alive, but this version only notices some seconds late.
+        // The blocked client cannot see the drop (it reads nothing), so the broker's log is the witness.
+        await Task.Delay(TimeSpan.FromSeconds(10), Token);
+        var log = server.ReadLog();
+        Assert.DoesNotContain("exceeded timeout", log, StringComparison.Ordinal);
+
+        // And the queue drains on the same connection once the consumer is back.
+        var received = await ReceiveAsync(subscriber, 50, TimeSpan.FromSeconds(10), Token);
+        Assert.True(subscriber.IsConnected);
+        Assert.True(generation == subscriber.ConnectionGeneration, log);
+        Assert.Equal(50, received.Count);
+    }
+
     [Fact(Timeout = 90_000)]
     public async Task Client_reconnects_after_a_broker_restart_resumes_its_session_and_delivers_publishes_made_during_the_outage()
     {
