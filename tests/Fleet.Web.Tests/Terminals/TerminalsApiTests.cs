@@ -3,11 +3,12 @@ using System.Text.Json;
 using Fleet.Core.Security;
 using Fleet.Mqtt.Client;
 using Fleet.Web.Terminals;
+using Fleet.Web.Tests.Platform;
 using Npgsql;
 
 namespace Fleet.Web.Tests.Terminals;
 
-public sealed class TerminalsApiTests(TerminalsPlatform platform) : IClassFixture<TerminalsPlatform>
+public sealed class TerminalsApiTests(CoHostedPlatform platform) : IClassFixture<CoHostedPlatform>
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -44,9 +45,9 @@ public sealed class TerminalsApiTests(TerminalsPlatform platform) : IClassFixtur
         // The new terminal connects and may publish on its own topic only.
         await using (var client = await platform.ConnectWhenAcceptedAsync("T-api.live_1", password, Ct))
         {
-            var own = await TerminalsPlatform.PublishReportAsync(client, "T-api.live_1", Ct);
+            var own = await CoHostedPlatform.PublishReportAsync(client, "T-api.live_1", Ct);
             Assert.True(own.IsSuccess, own.ReasonName);
-            var foreign = await TerminalsPlatform.PublishReportAsync(client, platform.SeededTerminals[1].Id, Ct);
+            var foreign = await CoHostedPlatform.PublishReportAsync(client, platform.SeededTerminals[1].Id, Ct);
             Assert.False(foreign.IsSuccess, "a terminal published under another terminal's topic");
             Assert.True(client.IsConnected);
 
@@ -75,7 +76,7 @@ public sealed class TerminalsApiTests(TerminalsPlatform platform) : IClassFixtur
         await platform.ConnectWhenRefusedAsync("T-api.live_1", password, Ct);
         await using (var client = await platform.ConnectAsync("T-api.live_1", newPassword, Ct))
         {
-            var report = await TerminalsPlatform.PublishReportAsync(client, "T-api.live_1", Ct);
+            var report = await CoHostedPlatform.PublishReportAsync(client, "T-api.live_1", Ct);
             Assert.True(report.IsSuccess, report.ReasonName);
         }
 

@@ -11,14 +11,15 @@ using Fleet.TestSupport;
 using Microsoft.AspNetCore.Builder;
 using Npgsql;
 
-namespace Fleet.Web.Tests.Terminals;
+namespace Fleet.Web.Tests.Platform;
 
 /// <summary>
-/// The host with its broker sync pointed at a real Mosquitto, as in <c>PlatformEndToEndTests</c>: the broker starts on
-/// a password file holding only the gateway user, and from then on knows exactly what the host writes from the
-/// terminals table. A small demo province gives the logins and a few seeded terminals. One per test class.
+/// The platform co-hosted as ./fleet up runs it, against a real Mosquitto: the broker starts on a password file
+/// holding only the gateway user, and from then on knows exactly what the host writes from the terminals table;
+/// the host's gateway reads from it into the shards. A small demo province gives the logins and a few seeded
+/// terminals. One per test class.
 /// </summary>
-public sealed class TerminalsPlatform(PostgresFixture postgres) : IAsyncLifetime
+public sealed class CoHostedPlatform(PostgresFixture postgres) : IAsyncLifetime
 {
     private const int SeedVehicles = 6;
 
@@ -37,6 +38,8 @@ public sealed class TerminalsPlatform(PostgresFixture postgres) : IAsyncLifetime
 
     public Uri BaseAddress { get; private set; } = null!;
 
+    public IServiceProvider Services => _app?.Services ?? throw new InvalidOperationException("The platform is not started.");
+
     public IReadOnlyDictionary<string, string> Passwords { get; private set; } = new Dictionary<string, string>();
 
     /// <summary>The seeded terminals in the credentials file's order, each bound to its own vehicle.</summary>
@@ -50,7 +53,7 @@ public sealed class TerminalsPlatform(PostgresFixture postgres) : IAsyncLifetime
         var acl = Path.Combine(_directory, "acl");
         var gatewayHash = MosquittoPasswordHash.Create(_gatewayPassword);
         await File.WriteAllTextAsync(passwords, $"fleet-gateway:{gatewayHash}\n", ct);
-        await File.WriteAllTextAsync(acl, "user fleet-gateway\ntopic read fleet/v1/+/telemetry\n", ct);
+        await File.WriteAllTextAsync(acl, "user fleet-gateway\ntopic read fleet/v1/+/telemetry\ntopic read fleet/v1/+/status\n", ct);
         if (Environment.IsPrivilegedProcess)
         {
             // Mosquitto drops to its own user, which must read the files and write its pid file here.
@@ -73,6 +76,10 @@ public sealed class TerminalsPlatform(PostgresFixture postgres) : IAsyncLifetime
             ["Fleet:Broker:PidFile"] = PidFile,
             ["Fleet:Broker:GatewayPasswordHash"] = gatewayHash,
             ["Fleet:Broker:FileGroup"] = Environment.IsPrivilegedProcess ? "mosquitto" : "",
+            ["Fleet:Mqtt:Host"] = MosquittoServer.Host,
+            ["Fleet:Mqtt:Port"] = Broker.Port.ToString(CultureInfo.InvariantCulture),
+            ["Fleet:Mqtt:Username"] = "fleet-gateway",
+            ["Fleet:Mqtt:Password"] = _gatewayPassword,
             ["Fleet:Auth:LoginPermitsPerMinute"] = "1000",
         });
         await _app.StartAsync(ct);
