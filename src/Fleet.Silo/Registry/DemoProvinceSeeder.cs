@@ -264,98 +264,106 @@ public static class DemoProvinceSeeder
         return reader.GetInt64(0);
     }
 
-    private static async Task CopyVehiclesAsync(
+    private static Task CopyVehiclesAsync(
         NpgsqlConnection connection,
         IReadOnlyList<DemoVehicle> vehicles,
         long firstId,
         int[] departmentIds,
         int[] zoneIds,
         IProgress<SeedProgress>? progress,
-        CancellationToken ct)
-    {
-        progress?.Report(new SeedProgress(SeedPhases.Vehicles, 0, vehicles.Count));
-        await using var importer = await connection.BeginBinaryImportAsync(
+        CancellationToken ct) =>
+        CopyRowsAsync(
+            connection,
             "COPY vehicles (id, plate, vin, category, ownership, department_id, office_zone_id, model, energy, seats, marked, on_quota, status) FROM STDIN (FORMAT BINARY)",
+            SeedPhases.Vehicles,
+            vehicles,
+            async (importer, v, i) =>
+            {
+                await importer.WriteAsync(firstId + i, NpgsqlDbType.Bigint, ct);
+                await importer.WriteAsync(v.Plate, NpgsqlDbType.Text, ct);
+                await importer.WriteAsync(v.Vin, NpgsqlDbType.Text, ct);
+                await importer.WriteAsync(v.Category, NpgsqlDbType.Text, ct);
+                await importer.WriteAsync(v.Ownership, NpgsqlDbType.Text, ct);
+                await importer.WriteAsync(departmentIds[v.Department], NpgsqlDbType.Integer, ct);
+                await WriteZoneAsync(importer, v.Zone, zoneIds, ct);
+                await importer.WriteAsync(v.Model, NpgsqlDbType.Text, ct);
+                await importer.WriteAsync(v.Energy, NpgsqlDbType.Text, ct);
+                await importer.WriteAsync(v.Seats, NpgsqlDbType.Smallint, ct);
+                await importer.WriteAsync(v.Marked, NpgsqlDbType.Boolean, ct);
+                await importer.WriteAsync(v.OnQuota, NpgsqlDbType.Boolean, ct);
+                await importer.WriteAsync(v.Status, NpgsqlDbType.Text, ct);
+            },
+            progress,
             ct);
-        for (var i = 0; i < vehicles.Count; i++)
-        {
-            var v = vehicles[i];
-            await importer.StartRowAsync(ct);
-            await importer.WriteAsync(firstId + i, NpgsqlDbType.Bigint, ct);
-            await importer.WriteAsync(v.Plate, NpgsqlDbType.Text, ct);
-            await importer.WriteAsync(v.Vin, NpgsqlDbType.Text, ct);
-            await importer.WriteAsync(v.Category, NpgsqlDbType.Text, ct);
-            await importer.WriteAsync(v.Ownership, NpgsqlDbType.Text, ct);
-            await importer.WriteAsync(departmentIds[v.Department], NpgsqlDbType.Integer, ct);
-            await WriteZoneAsync(importer, v.Zone, zoneIds, ct);
-            await importer.WriteAsync(v.Model, NpgsqlDbType.Text, ct);
-            await importer.WriteAsync(v.Energy, NpgsqlDbType.Text, ct);
-            await importer.WriteAsync(v.Seats, NpgsqlDbType.Smallint, ct);
-            await importer.WriteAsync(v.Marked, NpgsqlDbType.Boolean, ct);
-            await importer.WriteAsync(v.OnQuota, NpgsqlDbType.Boolean, ct);
-            await importer.WriteAsync(v.Status, NpgsqlDbType.Text, ct);
-            ReportEvery(progress, SeedPhases.Vehicles, i + 1, vehicles.Count);
-        }
 
-        await importer.CompleteAsync(ct);
-        progress?.Report(new SeedProgress(SeedPhases.Vehicles, vehicles.Count, vehicles.Count));
-    }
-
-    private static async Task CopyDriversAsync(
+    private static Task CopyDriversAsync(
         NpgsqlConnection connection,
         IReadOnlyList<DemoDriver> drivers,
         long firstId,
         int[] departmentIds,
         int[] zoneIds,
         IProgress<SeedProgress>? progress,
-        CancellationToken ct)
-    {
-        progress?.Report(new SeedProgress(SeedPhases.Drivers, 0, drivers.Count));
-        await using var importer = await connection.BeginBinaryImportAsync(
+        CancellationToken ct) =>
+        CopyRowsAsync(
+            connection,
             "COPY drivers (id, name, department_id, office_zone_id, licence_class, phone) FROM STDIN (FORMAT BINARY)",
+            SeedPhases.Drivers,
+            drivers,
+            async (importer, d, i) =>
+            {
+                await importer.WriteAsync(firstId + i, NpgsqlDbType.Bigint, ct);
+                await importer.WriteAsync(d.Name, NpgsqlDbType.Text, ct);
+                await importer.WriteAsync(departmentIds[d.Department], NpgsqlDbType.Integer, ct);
+                await WriteZoneAsync(importer, d.Zone, zoneIds, ct);
+                await importer.WriteAsync(d.LicenceClass, NpgsqlDbType.Text, ct);
+                await importer.WriteAsync(d.Phone, NpgsqlDbType.Text, ct);
+            },
+            progress,
             ct);
-        for (var i = 0; i < drivers.Count; i++)
-        {
-            var d = drivers[i];
-            await importer.StartRowAsync(ct);
-            await importer.WriteAsync(firstId + i, NpgsqlDbType.Bigint, ct);
-            await importer.WriteAsync(d.Name, NpgsqlDbType.Text, ct);
-            await importer.WriteAsync(departmentIds[d.Department], NpgsqlDbType.Integer, ct);
-            await WriteZoneAsync(importer, d.Zone, zoneIds, ct);
-            await importer.WriteAsync(d.LicenceClass, NpgsqlDbType.Text, ct);
-            await importer.WriteAsync(d.Phone, NpgsqlDbType.Text, ct);
-            ReportEvery(progress, SeedPhases.Drivers, i + 1, drivers.Count);
-        }
 
-        await importer.CompleteAsync(ct);
-        progress?.Report(new SeedProgress(SeedPhases.Drivers, drivers.Count, drivers.Count));
-    }
-
-    private static async Task CopyTerminalsAsync(
+    private static Task CopyTerminalsAsync(
         NpgsqlConnection connection,
         IReadOnlyList<DemoTerminal> terminals,
         string[] hashes,
         long firstVehicleId,
         IProgress<SeedProgress>? progress,
+        CancellationToken ct) =>
+        CopyRowsAsync(
+            connection,
+            "COPY terminals (id, vehicle_id, credential_hash, enabled) FROM STDIN (FORMAT BINARY)",
+            SeedPhases.Terminals,
+            terminals,
+            async (importer, t, i) =>
+            {
+                await importer.WriteAsync(t.Id, NpgsqlDbType.Text, ct);
+                await importer.WriteAsync(firstVehicleId + t.Vehicle, NpgsqlDbType.Bigint, ct);
+                await importer.WriteAsync(hashes[i], NpgsqlDbType.Text, ct);
+                await importer.WriteAsync(true, NpgsqlDbType.Boolean, ct);
+            },
+            progress,
+            ct);
+
+    /// <summary>One binary COPY of <paramref name="rows"/>, reporting progress under <paramref name="phase"/>.</summary>
+    private static async Task CopyRowsAsync<T>(
+        NpgsqlConnection connection,
+        string copySql,
+        string phase,
+        IReadOnlyList<T> rows,
+        Func<NpgsqlBinaryImporter, T, int, Task> writeRow,
+        IProgress<SeedProgress>? progress,
         CancellationToken ct)
     {
-        progress?.Report(new SeedProgress(SeedPhases.Terminals, 0, terminals.Count));
-        await using var importer = await connection.BeginBinaryImportAsync(
-            "COPY terminals (id, vehicle_id, credential_hash, enabled) FROM STDIN (FORMAT BINARY)",
-            ct);
-        for (var i = 0; i < terminals.Count; i++)
+        progress?.Report(new SeedProgress(phase, 0, rows.Count));
+        await using var importer = await connection.BeginBinaryImportAsync(copySql, ct);
+        for (var i = 0; i < rows.Count; i++)
         {
-            var t = terminals[i];
             await importer.StartRowAsync(ct);
-            await importer.WriteAsync(t.Id, NpgsqlDbType.Text, ct);
-            await importer.WriteAsync(firstVehicleId + t.Vehicle, NpgsqlDbType.Bigint, ct);
-            await importer.WriteAsync(hashes[i], NpgsqlDbType.Text, ct);
-            await importer.WriteAsync(true, NpgsqlDbType.Boolean, ct);
-            ReportEvery(progress, SeedPhases.Terminals, i + 1, terminals.Count);
+            await writeRow(importer, rows[i], i);
+            ReportEvery(progress, phase, i + 1, rows.Count);
         }
 
         await importer.CompleteAsync(ct);
-        progress?.Report(new SeedProgress(SeedPhases.Terminals, terminals.Count, terminals.Count));
+        progress?.Report(new SeedProgress(phase, rows.Count, rows.Count));
     }
 
     private static async Task InsertQuotasAsync(

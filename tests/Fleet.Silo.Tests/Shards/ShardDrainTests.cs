@@ -15,21 +15,10 @@ public sealed class ShardDrainTests(PostgresFixture postgres)
 {
     private const int Timeout = 60_000;
 
-    private static readonly DateTimeOffset Morning = new(2025, 6, 2, 2, 0, 0, TimeSpan.Zero);
-
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     // One shard, so every vehicle shares the drain; no background sweep or flush timer on the manual clock.
-    private static SiloOptions OneShard => new()
-    {
-        ShardCount = 1,
-        FlushInterval = TimeSpan.Zero,
-        SweepInterval = TimeSpan.FromMinutes(10),
-        SnapshotInterval = TimeSpan.FromSeconds(5),
-        OfflineTimeout = TimeSpan.FromMinutes(5),
-        ParkedAfter = TimeSpan.FromMinutes(5),
-        IdleDeactivation = TimeSpan.FromMinutes(2),
-    };
+    private static SiloOptions OneShard => ManualClockOptions with { ShardCount = 1, IdleDeactivation = TimeSpan.FromMinutes(2) };
 
     [Fact(Timeout = Timeout)]
     public async Task A_row_the_database_refuses_is_recorded_as_a_reject_and_its_submission_still_commits()

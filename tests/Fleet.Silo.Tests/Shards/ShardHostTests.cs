@@ -16,22 +16,7 @@ public sealed class ShardHostTests(PostgresFixture postgres)
 {
     private const int Timeout = 60_000;
 
-    // 2025-06-02 10:00 in Asia/Shanghai (02:00 UTC): manual clocks start here.
-    private static readonly DateTimeOffset Morning = new(2025, 6, 2, 2, 0, 0, TimeSpan.Zero);
-
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
-
-    /// <summary>Settings for manual-clock tests: group commit (no flush timer to advance) and no background surprises.</summary>
-    private static SiloOptions ManualClockOptions => new()
-    {
-        ShardCount = 4,
-        FlushInterval = TimeSpan.Zero,
-        SweepInterval = TimeSpan.FromMinutes(10),
-        SnapshotInterval = TimeSpan.FromSeconds(5),
-        OfflineTimeout = TimeSpan.FromMinutes(5),
-        ParkedAfter = TimeSpan.FromMinutes(5),
-        IdleDeactivation = TimeSpan.FromMinutes(30),
-    };
 
     [Fact(Timeout = Timeout)]
     public async Task Ten_thousand_reports_for_500_vehicles_are_stored_exactly_once_and_commit_only_once_visible()

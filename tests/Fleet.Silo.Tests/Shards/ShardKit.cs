@@ -12,6 +12,21 @@ namespace Fleet.Silo.Tests.Shards;
 /// <summary>Builders for shard-host tests: fixes, reports, hosts over a test database, and a registry to snapshot against.</summary>
 internal static class ShardKit
 {
+    /// <summary>2025-06-02 10:00 in Asia/Shanghai (02:00 UTC): manual clocks start here.</summary>
+    public static readonly DateTimeOffset Morning = new(2025, 6, 2, 2, 0, 0, TimeSpan.Zero);
+
+    /// <summary>Settings for manual-clock tests: group commit (no flush timer to advance) and no background surprises.</summary>
+    public static SiloOptions ManualClockOptions => new()
+    {
+        ShardCount = 4,
+        FlushInterval = TimeSpan.Zero,
+        SweepInterval = TimeSpan.FromMinutes(10),
+        SnapshotInterval = TimeSpan.FromSeconds(5),
+        OfflineTimeout = TimeSpan.FromMinutes(5),
+        ParkedAfter = TimeSpan.FromMinutes(5),
+        IdleDeactivation = TimeSpan.FromMinutes(30),
+    };
+
     public static TelemetryFix Fix(long ts, uint seq, double lat, double lon, float spd = float.NaN, double odo = double.NaN, bool? acc = null) => new()
     {
         Ts = ts,
