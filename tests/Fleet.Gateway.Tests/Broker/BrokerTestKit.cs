@@ -37,19 +37,8 @@ internal sealed class BrokerTestKit : IAsyncDisposable
     {
         Db = db;
         Directory = directory;
-        Options = new BrokerOptions
-        {
-            PasswordFile = Path.Combine(directory, "passwd"),
-            AclFile = Path.Combine(directory, "acl"),
-            PidFile = Path.Combine(directory, "mosquitto.pid"),
-            GatewayUsername = GatewayUser,
-            GatewayPasswordHash = MosquittoPasswordHash.Create(GatewayPassword),
-            SimulatorUsername = SimulatorUser,
-            SimulatorPasswordHash = MosquittoPasswordHash.Create(SimulatorPassword),
-            // Root gives the files to the mosquitto user as ./fleet up would; anyone else keeps them and runs Mosquitto as itself.
-            FileGroup = Environment.IsPrivilegedProcess ? "mosquitto" : "",
-            DebounceMilliseconds = 100,
-        };
+        Options = CreateOptions(directory, GatewayPassword, SimulatorPassword);
+        Options.DebounceMilliseconds = 100;
     }
 
     public static CancellationToken Token => TestContext.Current.CancellationToken;
@@ -73,15 +62,43 @@ internal sealed class BrokerTestKit : IAsyncDisposable
         var db = await postgres.CreateDatabaseAsync(cancellationToken: Token);
         await MigrationRunner.ApplyAsync(db, NullLogger.Instance, Token);
         var directory = System.IO.Directory.CreateTempSubdirectory("fleet-broker-").FullName;
+        await GiveToMosquittoAsync(directory);
+        return new BrokerTestKit(db, directory);
+    }
+
+    /// <summary>Mosquitto drops to its own user when started as root, which must enter the folder and write its pid file there.</summary>
+    public static async Task GiveToMosquittoAsync(string directory)
+    {
         if (Environment.IsPrivilegedProcess)
         {
-            // Mosquitto drops to its own user, which must enter the folder and write its pid file there.
             var chown = await MosquittoProcessRunner.RunAsync("chown", ["mosquitto:mosquitto", directory], TimeSpan.FromSeconds(10), Token);
             Assert.True(chown.ExitCode == 0, chown.StandardError);
         }
-
-        return new BrokerTestKit(db, directory);
     }
+
+    /// <summary>Broker files in <paramref name="directory"/> (the pid file too) for the gateway and simulator users with these passwords.</summary>
+    public static BrokerOptions CreateOptions(string directory, string gatewayPassword, string simulatorPassword) => new()
+    {
+        PasswordFile = Path.Combine(directory, "passwd"),
+        AclFile = Path.Combine(directory, "acl"),
+        PidFile = Path.Combine(directory, "mosquitto.pid"),
+        GatewayUsername = GatewayUser,
+        GatewayPasswordHash = MosquittoPasswordHash.Create(gatewayPassword),
+        SimulatorUsername = SimulatorUser,
+        SimulatorPasswordHash = MosquittoPasswordHash.Create(simulatorPassword),
+        // Root gives the files to the mosquitto user as ./fleet up would; anyone else keeps them and runs Mosquitto as itself.
+        FileGroup = Environment.IsPrivilegedProcess ? "mosquitto" : "",
+    };
+
+    /// <summary>Starts Mosquitto on the files of <paramref name="options"/>, which must already exist.</summary>
+    public static Task<MosquittoServer> StartMosquittoAsync(BrokerOptions options) => MosquittoServer.StartAsync(
+        new MosquittoServerOptions
+        {
+            ExternalPasswordFile = options.PasswordFile,
+            ExternalAclFile = options.AclFile,
+            ExtraConfig = [$"pid_file {options.PidFile}"],
+        },
+        Token);
 
     public static string NewSecret() => Convert.ToHexString(RandomNumberGenerator.GetBytes(12));
 
@@ -97,14 +114,7 @@ internal sealed class BrokerTestKit : IAsyncDisposable
     /// <summary>Starts Mosquitto on the generated files, which must already exist.</summary>
     public async Task<MosquittoServer> StartBrokerAsync()
     {
-        Broker = await MosquittoServer.StartAsync(
-            new MosquittoServerOptions
-            {
-                ExternalPasswordFile = Options.PasswordFile,
-                ExternalAclFile = Options.AclFile,
-                ExtraConfig = [$"pid_file {Options.PidFile}"],
-            },
-            Token);
+        Broker = await StartMosquittoAsync(Options);
         return Broker;
     }
 
@@ -122,7 +132,7 @@ internal sealed class BrokerTestKit : IAsyncDisposable
             ["Fleet:Broker:FileGroup"] = Options.FileGroup,
             ["Fleet:Broker:DebounceMilliseconds"] = Options.DebounceMilliseconds.ToString(CultureInfo.InvariantCulture),
         });
-        builder.Logging.AddProvider(new DiagnosticLoggerProvider());
+        builder.Logging.AddProvider(new TestOutputLoggerProvider());
         builder.Services.AddSingleton(Db);
         builder.Services.AddFleetBroker(builder.Configuration);
         _host = builder.Build();
@@ -284,36 +294,5 @@ internal sealed class BrokerTestKit : IAsyncDisposable
         }
 
         return list;
-    }
-
-    /// <summary>Sends the host's warnings and errors to the test output, where a failing test shows them.</summary>
-    private sealed class DiagnosticLoggerProvider : ILoggerProvider
-    {
-        public ILogger CreateLogger(string categoryName) => new DiagnosticLogger(categoryName);
-
-        public void Dispose()
-        {
-        }
-
-        private sealed class DiagnosticLogger(string category) : ILogger
-        {
-            public IDisposable? BeginScope<TState>(TState state)
-                where TState : notnull => null;
-
-            public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
-
-            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-            {
-                var output = TestContext.Current.TestOutputHelper;
-                try
-                {
-                    output?.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} {logLevel} {category}: {formatter(state, exception)}{(exception is null ? "" : " " + exception.Message)}");
-                }
-                catch (InvalidOperationException)
-                {
-                    // The test has finished; its output is closed.
-                }
-            }
-        }
     }
 }

@@ -1,11 +1,10 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Globalization;
-using System.Security.Cryptography;
 using System.Text;
-using Fleet.Core.Security;
 using Fleet.Gateway.Broker;
 using Fleet.Gateway.Ingestion;
+using Fleet.Gateway.Tests.Broker;
 using Fleet.Mqtt.Client;
 using Fleet.Mqtt.Protocol;
 using Fleet.Silo.Grains;
@@ -27,8 +26,8 @@ namespace Fleet.Gateway.Tests.Ingestion;
 /// </summary>
 internal sealed class IngestionKit : IAsyncDisposable
 {
-    public const string GatewayUser = "fleet-gateway";
-    public const string SimulatorUser = "fleet-simulator";
+    public const string GatewayUser = BrokerTestKit.GatewayUser;
+    public const string SimulatorUser = BrokerTestKit.SimulatorUser;
 
     private readonly List<GatewayService> _gateways = [];
     private readonly List<MqttClient> _clients = [];
@@ -50,9 +49,9 @@ internal sealed class IngestionKit : IAsyncDisposable
     /// <summary>The seeded terminals, each with its plaintext broker password and its vehicle.</summary>
     public IReadOnlyList<DemoTerminalCredential> Terminals { get; }
 
-    public string GatewayPassword { get; } = NewSecret();
+    public string GatewayPassword { get; } = BrokerTestKit.NewSecret();
 
-    public string SimulatorPassword { get; } = NewSecret();
+    public string SimulatorPassword { get; } = BrokerTestKit.NewSecret();
 
     public MosquittoServer Broker { get; private set; } = null!;
 
@@ -88,21 +87,9 @@ internal sealed class IngestionKit : IAsyncDisposable
         }
     }
 
-    public static string NewSecret() => Convert.ToHexString(RandomNumberGenerator.GetBytes(12));
-
     public static long NowMs => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
 
-    public static void Log(string line)
-    {
-        try
-        {
-            TestContext.Current.TestOutputHelper?.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} {line}");
-        }
-        catch (InvalidOperationException)
-        {
-            // The test has finished.
-        }
-    }
+    public static void Log(string line) => TestOutputLoggerProvider.Log(line);
 
     /// <summary>A terminal protocol v1 report.</summary>
     public static string Report(long ts, uint seq, double lat = 40.84, double lon = 111.75, double? spd = null, string? extra = null)
@@ -166,7 +153,7 @@ internal sealed class IngestionKit : IAsyncDisposable
     public Task<MqttClient> ConnectTerminalAsync(DemoTerminalCredential terminal) => ConnectAsync(terminal.TerminalId, terminal.Password, terminal.TerminalId);
 
     /// <summary>The simulator user may publish under any terminal id, registered or not.</summary>
-    public Task<MqttClient> ConnectSimulatorAsync() => ConnectAsync(SimulatorUser, SimulatorPassword, "sim-" + NewSecret()[..8]);
+    public Task<MqttClient> ConnectSimulatorAsync() => ConnectAsync(SimulatorUser, SimulatorPassword, "sim-" + BrokerTestKit.NewSecret()[..8]);
 
     public async Task<MqttClient> ConnectAsync(string username, string password, string clientId)
     {
@@ -276,57 +263,13 @@ internal sealed class IngestionKit : IAsyncDisposable
     /// <summary>The production files from the seeded registry (BrokerConfigWriter), then a Mosquitto on them.</summary>
     private async Task StartBrokerAsync()
     {
-        if (Environment.IsPrivilegedProcess)
-        {
-            // Mosquitto drops to its own user, which must enter the folder and write its pid file there.
-            var chown = await MosquittoProcessRunner.RunAsync("chown", ["mosquitto:mosquitto", Directory], TimeSpan.FromSeconds(10), Token);
-            Assert.True(chown.ExitCode == 0, chown.StandardError);
-        }
-
-        var options = new BrokerOptions
-        {
-            PasswordFile = Path.Combine(Directory, "passwd"),
-            AclFile = Path.Combine(Directory, "acl"),
-            PidFile = Path.Combine(Directory, "mosquitto.pid"),
-            GatewayUsername = GatewayUser,
-            GatewayPasswordHash = MosquittoPasswordHash.Create(GatewayPassword),
-            SimulatorUsername = SimulatorUser,
-            SimulatorPasswordHash = MosquittoPasswordHash.Create(SimulatorPassword),
-            FileGroup = Environment.IsPrivilegedProcess ? "mosquitto" : "",
-        };
+        await BrokerTestKit.GiveToMosquittoAsync(Directory);
+        var options = BrokerTestKit.CreateOptions(Directory, GatewayPassword, SimulatorPassword);
         using (var writer = new BrokerConfigWriter(Db, Options.Create(options), NullLogger<BrokerConfigWriter>.Instance, TimeProvider.System))
         {
             await writer.WriteAsync(Token);
         }
 
-        Broker = await MosquittoServer.StartAsync(
-            new MosquittoServerOptions
-            {
-                ExternalPasswordFile = options.PasswordFile,
-                ExternalAclFile = options.AclFile,
-                ExtraConfig = [$"pid_file {options.PidFile}"],
-            },
-            Token);
-    }
-
-    /// <summary>The components' information and above go to the test output, where a failing test shows them.</summary>
-    private sealed class TestOutputLoggerProvider : ILoggerProvider
-    {
-        public ILogger CreateLogger(string categoryName) => new TestOutputLogger(categoryName[(categoryName.LastIndexOf('.') + 1)..]);
-
-        public void Dispose()
-        {
-        }
-
-        private sealed class TestOutputLogger(string category) : ILogger
-        {
-            public IDisposable? BeginScope<TState>(TState state)
-                where TState : notnull => null;
-
-            public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
-
-            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-                IngestionKit.Log($"{logLevel} {category}: {formatter(state, exception)}{(exception is null ? "" : " " + exception.Message)}");
-        }
+        Broker = await BrokerTestKit.StartMosquittoAsync(options);
     }
 }
