@@ -128,7 +128,7 @@ public sealed partial class MqttClient
 
         // Encoded now (the spans do not outlive this call) with a placeholder id, patched once the window admits it.
         var pending = new PendingPublish(size);
-        MqttPacketEncoder.WritePublish(pending, topic, payload, MqttQualityOfService.AtLeastOnce, retain, dup: false, packetId: 1, _version);
+        MqttPacketEncoder.WritePublish(pending.Writer, topic, payload, MqttQualityOfService.AtLeastOnce, retain, dup: false, packetId: 1, _version);
         bool acquired;
         try
         {
@@ -236,14 +236,13 @@ public sealed partial class MqttClient
 
     private int PublishPacketSize(int topicLength, int payloadLength, MqttQualityOfService qos)
     {
-        long remaining = 2L + topicLength + (qos == MqttQualityOfService.AtMostOnce ? 0 : 2) + (_version == MqttProtocolVersion.V500 ? 1 : 0) + payloadLength;
-        if (remaining > 268_435_455)
+        var remaining = MqttPacketEncoder.PublishRemainingLength(topicLength, payloadLength, qos, _version);
+        if (remaining > MqttBufferReader.MaxVariableByteInteger)
         {
             throw new ArgumentException($"A PUBLISH of {remaining} bytes exceeds the MQTT limit of 268,435,455 bytes.");
         }
 
-        var lengthBytes = remaining < 128 ? 1 : remaining < 16_384 ? 2 : remaining < 2_097_152 ? 3 : 4;
-        return (int)(1 + lengthBytes + remaining);
+        return 1 + MqttBufferWriter.VariableByteIntegerSize((uint)remaining) + (int)remaining;
     }
 
     private static void CheckPacketSize(MqttConnection connection, int size)

@@ -356,7 +356,7 @@ public sealed partial class MqttClient : IAsyncDisposable
             }
 
             var keepAlive = connAck.ServerKeepAlive is { } serverKeepAlive ? TimeSpan.FromSeconds(serverKeepAlive) : _options.KeepAlive;
-            return new MqttConnection(socket, stream, reader, connAck, _version, keepAlive, _time.GetTimestamp(), OnConnectionClosed);
+            return new MqttConnection(socket, stream, reader, connAck, keepAlive, _time.GetTimestamp(), OnConnectionClosed);
         }
         catch (Exception ex)
         {

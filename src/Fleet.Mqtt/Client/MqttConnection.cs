@@ -27,14 +27,13 @@ internal sealed class MqttConnection : IDisposable
     private long _pingSentAt;
     private volatile bool _readerBlocked;
 
-    public MqttConnection(Socket socket, Stream stream, PipeReader reader, ConnAckPacket connAck, MqttProtocolVersion version, TimeSpan keepAlive, long now, Action<MqttConnection> onClosed)
+    public MqttConnection(Socket socket, Stream stream, PipeReader reader, ConnAckPacket connAck, TimeSpan keepAlive, long now, Action<MqttConnection> onClosed)
     {
         _onClosed = onClosed;
         Socket = socket;
         Stream = stream;
         Reader = reader;
         ConnAck = connAck;
-        Version = version;
         KeepAlive = keepAlive;
         _lastSent = now;
         _lastReceived = now;
@@ -45,7 +44,6 @@ internal sealed class MqttConnection : IDisposable
     public Stream Stream { get; }
     public PipeReader Reader { get; }
     public ConnAckPacket ConnAck { get; }
-    public MqttProtocolVersion Version { get; }
     public TimeSpan KeepAlive { get; }
     public int BrokerMaximumPacketSize { get; }
     public long Generation { get; set; }

@@ -8,17 +8,17 @@ namespace Fleet.Mqtt.Client;
 /// One unacknowledged outgoing QoS 1 PUBLISH: its encoded bytes (kept for a DUP resend) and the awaitable the caller holds.
 /// Used once, never pooled, so a late PUBACK or cancellation can never complete someone else's publish.
 /// </summary>
-internal sealed class PendingPublish : IValueTaskSource<MqttPublishResult>, IBufferWriter<byte>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable", Justification = "The buffer goes back to the pool in ReleaseBuffer, when the entry leaves the in-flight table.")]
+internal sealed class PendingPublish : IValueTaskSource<MqttPublishResult>
 {
+    private readonly PooledBufferWriter _packet;
     private ManualResetValueTaskSourceCore<MqttPublishResult> _core;
-    private byte[] _buffer;
-    private int _written;
     private int _completed;
     private CancellationTokenRegistration _cancellation;
 
     public PendingPublish(int sizeHint)
     {
-        _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(sizeHint, 16));
+        _packet = new PooledBufferWriter(Math.Max(sizeHint, 16));
         _core.RunContinuationsAsynchronously = true;
     }
 
@@ -30,7 +30,10 @@ internal sealed class PendingPublish : IValueTaskSource<MqttPublishResult>, IBuf
     /// <summary>Whether the packet has been handed to a connection once (a later send sets DUP).</summary>
     public bool Sent { get; set; }
 
-    public ReadOnlySpan<byte> Packet => _buffer.AsSpan(0, _written);
+    /// <summary>Where the PUBLISH is encoded, once, before the packet id is known.</summary>
+    public IBufferWriter<byte> Writer => _packet;
+
+    public ReadOnlySpan<byte> Packet => _packet.WrittenSpan;
 
     public short Version => _core.Version;
 
@@ -48,17 +51,18 @@ internal sealed class PendingPublish : IValueTaskSource<MqttPublishResult>, IBuf
     public void SetPacketId(ushort packetId, int topicLength)
     {
         PacketId = packetId;
+        var packet = _packet.WrittenSpan;
         var headerLength = 2;
-        while ((_buffer[headerLength - 1] & 0x80) != 0)
+        while ((packet[headerLength - 1] & 0x80) != 0)
         {
             headerLength++;
         }
 
-        BinaryPrimitives.WriteUInt16BigEndian(_buffer.AsSpan(headerLength + 2 + topicLength), packetId);
+        BinaryPrimitives.WriteUInt16BigEndian(packet[(headerLength + 2 + topicLength)..], packetId);
     }
 
     /// <summary>Sets the DUP flag (3.3.1.1) for a resend.</summary>
-    public void MarkDuplicate() => _buffer[0] |= 0x08;
+    public void MarkDuplicate() => _packet.WrittenSpan[0] |= 0x08;
 
     public bool TrySetResult(MqttPublishResult result)
     {
@@ -83,16 +87,7 @@ internal sealed class PendingPublish : IValueTaskSource<MqttPublishResult>, IBuf
     }
 
     /// <summary>Returns the encoded bytes to the pool; called once, under the client's lock, when the entry leaves the in-flight table.</summary>
-    public void ReleaseBuffer()
-    {
-        var old = _buffer;
-        _buffer = [];
-        _written = 0;
-        if (old.Length > 0)
-        {
-            ArrayPool<byte>.Shared.Return(old);
-        }
-    }
+    public void ReleaseBuffer() => _packet.Dispose();
 
     public MqttPublishResult GetResult(short token)
     {
@@ -104,32 +99,4 @@ internal sealed class PendingPublish : IValueTaskSource<MqttPublishResult>, IBuf
 
     public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
         => _core.OnCompleted(continuation, state, token, flags);
-
-    public void Advance(int count) => _written += count;
-
-    public Memory<byte> GetMemory(int sizeHint = 0)
-    {
-        Ensure(sizeHint);
-        return _buffer.AsMemory(_written);
-    }
-
-    public Span<byte> GetSpan(int sizeHint = 0)
-    {
-        Ensure(sizeHint);
-        return _buffer.AsSpan(_written);
-    }
-
-    private void Ensure(int sizeHint)
-    {
-        sizeHint = Math.Max(sizeHint, 1);
-        if (_buffer.Length - _written >= sizeHint)
-        {
-            return;
-        }
-
-        var next = ArrayPool<byte>.Shared.Rent(Math.Max(_buffer.Length * 2, _written + sizeHint));
-        _buffer.AsSpan(0, _written).CopyTo(next);
-        ArrayPool<byte>.Shared.Return(_buffer);
-        _buffer = next;
-    }
 }

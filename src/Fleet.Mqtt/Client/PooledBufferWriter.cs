@@ -19,7 +19,9 @@ internal sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
 
     public int WrittenCount => _written;
     public ReadOnlyMemory<byte> WrittenMemory => _buffer.AsMemory(0, _written);
-    public ReadOnlySpan<byte> WrittenSpan => _buffer.AsSpan(0, _written);
+
+    /// <summary>The bytes written so far; writable, so an owner can patch a packet in place.</summary>
+    public Span<byte> WrittenSpan => _buffer.AsSpan(0, _written);
 
     public void Advance(int count)
     {

@@ -70,8 +70,7 @@ public static class MqttPacketEncoder
             throw new ArgumentException("A PUBLISH topic name must not contain wildcards [MQTT-3.3.2-2].", nameof(topicUtf8));
         }
 
-        var remainingLength = 2L + topicUtf8.Length + (qos == MqttQualityOfService.AtMostOnce ? 0 : 2)
-            + (version == MqttProtocolVersion.V500 ? 1 : 0) + payload.Length;
+        var remainingLength = PublishRemainingLength(topicUtf8.Length, payload.Length, qos, version);
         if (remainingLength > MqttBufferReader.MaxVariableByteInteger)
         {
             throw new ArgumentException($"PUBLISH of {remainingLength} bytes exceeds the largest remaining length, 268,435,455 bytes.", nameof(payload));
@@ -95,6 +94,10 @@ public static class MqttPacketEncoder
         output.WriteBytes(payload);
         writer.Advance(total);
     }
+
+    /// <summary>Remaining length of a property-less PUBLISH as <see cref="WritePublish"/> lays it out (3.3.2).</summary>
+    internal static long PublishRemainingLength(int topicLength, int payloadLength, MqttQualityOfService qos, MqttProtocolVersion version)
+        => 2L + topicLength + (qos == MqttQualityOfService.AtMostOnce ? 0 : 2) + (version == MqttProtocolVersion.V500 ? 1 : 0) + payloadLength;
 
     private static byte WriteBody(ref MqttBufferWriter writer, MqttPacket packet, MqttProtocolVersion version) => packet switch
     {
