@@ -3,6 +3,8 @@ using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Fleet.Core.Telemetry;
+using Fleet.Silo.Shards;
 using Fleet.Web.Vehicles;
 
 namespace Fleet.Web.Tests;
@@ -15,6 +17,42 @@ internal sealed class ManualClock(DateTimeOffset start) : TimeProvider
     public override DateTimeOffset GetUtcNow() => new(Interlocked.Read(ref _ticks), TimeSpan.Zero);
 
     public void Advance(TimeSpan by) => Interlocked.Add(ref _ticks, by.Ticks);
+}
+
+/// <summary>Live reports stamped now, each strictly after every earlier one from the same instance.</summary>
+internal sealed class LiveReports
+{
+    private long _lastTs;
+
+    public InboundReport Fix(long vehicleId, double lat, double lon, float spd = float.NaN, short hdg = -1, bool? acc = null)
+    {
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        long ts;
+        long last;
+        do
+        {
+            last = Interlocked.Read(ref _lastTs);
+            ts = Math.Max(now, last + 1);
+        }
+        while (Interlocked.CompareExchange(ref _lastTs, ts, last) != last);
+
+        var fix = new TelemetryFix
+        {
+            Ts = ts,
+            Lat = lat,
+            Lon = lon,
+            Spd = spd,
+            Hdg = hdg,
+            Alt = float.NaN,
+            Acc = acc,
+            Odo = double.NaN,
+            Fuel = float.NaN,
+            Soc = float.NaN,
+            Sats = -1,
+            Hdop = float.NaN,
+        };
+        return new InboundReport(vehicleId, fix, now, default);
+    }
 }
 
 /// <summary>Live states set by the test, standing in for the shard host.</summary>

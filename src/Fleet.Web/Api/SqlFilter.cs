@@ -32,4 +32,27 @@ public sealed class SqlFilter
             command.Parameters.Add(new NpgsqlParameter { Value = value });
         }
     }
+
+    /// <summary>How many rows of <paramref name="from"/> (a FROM clause body, e.g. <c>vehicles v</c>) match.</summary>
+    public async Task<long> CountAsync(NpgsqlConnection connection, string from, CancellationToken ct)
+    {
+        await using var count = new NpgsqlCommand($"SELECT count(*) FROM {from}{Where}", connection);
+        AddParametersTo(count);
+        return (long)(await count.ExecuteScalarAsync(ct))!;
+    }
+
+    /// <summary>
+    /// <paramref name="select"/> (up to and excluding WHERE) filtered, ordered by <paramref name="orderBy"/> and cut to
+    /// one page, every value bound.
+    /// </summary>
+    public NpgsqlCommand PageCommand(NpgsqlConnection connection, string select, string orderBy, Paging paging)
+    {
+        var command = new NpgsqlCommand(
+            $"{select}{Where} ORDER BY {orderBy} LIMIT ${Count + 1} OFFSET ${Count + 2}",
+            connection);
+        AddParametersTo(command);
+        command.Parameters.Add(new NpgsqlParameter { Value = paging.PageSize });
+        command.Parameters.Add(new NpgsqlParameter { Value = paging.Offset });
+        return command;
+    }
 }

@@ -42,11 +42,13 @@ public static partial class AuthApi
                 options.LoginPath = "/login";
                 options.Events = new CookieAuthenticationEvents
                 {
-                    OnRedirectToLogin = context => IsApi(context.Request)
-                        ? WriteProblemAsync(context.HttpContext, StatusCodes.Status401Unauthorized, "未登录", "Sign in first: this API needs a session (POST /api/auth/login).")
+                    // Browsers go to the login page; API callers get ProblemDetails; hub clients cannot follow a
+                    // redirect either, so they get the bare status code.
+                    OnRedirectToLogin = context => IsHub(context.Request) ? StatusAsync(context.Response, StatusCodes.Status401Unauthorized)
+                        : IsApi(context.Request) ? WriteProblemAsync(context.HttpContext, StatusCodes.Status401Unauthorized, "未登录", "Sign in first: this API needs a session (POST /api/auth/login).")
                         : RedirectAsync(context),
-                    OnRedirectToAccessDenied = context => IsApi(context.Request)
-                        ? WriteProblemAsync(context.HttpContext, StatusCodes.Status403Forbidden, "无权访问", "Your role does not allow this operation.")
+                    OnRedirectToAccessDenied = context => IsHub(context.Request) ? StatusAsync(context.Response, StatusCodes.Status403Forbidden)
+                        : IsApi(context.Request) ? WriteProblemAsync(context.HttpContext, StatusCodes.Status403Forbidden, "无权访问", "Your role does not allow this operation.")
                         : RedirectAsync(context),
                     OnValidatePrincipal = ValidateSessionAsync,
                 };
@@ -193,6 +195,14 @@ public static partial class AuthApi
     }
 
     private static bool IsApi(HttpRequest request) => request.Path.StartsWithSegments("/api", StringComparison.OrdinalIgnoreCase);
+
+    private static bool IsHub(HttpRequest request) => request.Path.StartsWithSegments("/hubs", StringComparison.OrdinalIgnoreCase);
+
+    private static Task StatusAsync(HttpResponse response, int status)
+    {
+        response.StatusCode = status;
+        return Task.CompletedTask;
+    }
 
     private static Task RedirectAsync(RedirectContext<CookieAuthenticationOptions> context)
     {

@@ -1,6 +1,5 @@
 using Fleet.Silo.Shards;
 using Fleet.Web.Vehicles;
-using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
@@ -33,15 +32,6 @@ public static class LiveServiceCollectionExtensions
             services.Replace(ServiceDescriptor.Singleton<ILiveStateReader, ShardLiveStateReader>());
         }
 
-        // The session cookie redirects unauthenticated browsers to the login page except under /api; a hub client
-        // cannot follow a redirect, so it gets the status code instead.
-        services.PostConfigure<CookieAuthenticationOptions>(CookieAuthenticationDefaults.AuthenticationScheme, cookie =>
-        {
-            var toLogin = cookie.Events.OnRedirectToLogin;
-            var toDenied = cookie.Events.OnRedirectToAccessDenied;
-            cookie.Events.OnRedirectToLogin = context => IsHub(context.Request) ? Status(context.Response, StatusCodes.Status401Unauthorized) : toLogin(context);
-            cookie.Events.OnRedirectToAccessDenied = context => IsHub(context.Request) ? Status(context.Response, StatusCodes.Status403Forbidden) : toDenied(context);
-        });
         return services;
     }
 
@@ -52,13 +42,5 @@ public static class LiveServiceCollectionExtensions
         // periodic recheck (LiveOptions.SessionRecheckInterval).
         endpoints.MapHub<LiveFrameHub>(LiveFrameHub.Path, options => options.CloseOnAuthenticationExpiration = true);
         return endpoints;
-    }
-
-    private static bool IsHub(HttpRequest request) => request.Path.StartsWithSegments("/hubs", StringComparison.OrdinalIgnoreCase);
-
-    private static Task Status(HttpResponse response, int status)
-    {
-        response.StatusCode = status;
-        return Task.CompletedTask;
     }
 }

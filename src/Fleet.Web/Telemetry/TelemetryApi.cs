@@ -66,24 +66,11 @@ public static class TelemetryApi
         }
 
         await using var connection = await db.OpenConnectionAsync(ct);
-        long total;
-        await using (var count = new NpgsqlCommand($"SELECT count(*) FROM telemetry_rejects{filter.Where}", connection))
-        {
-            filter.AddParametersTo(count);
-            total = (long)(await count.ExecuteScalarAsync(ct))!;
-        }
+        var total = await filter.CountAsync(connection, "telemetry_rejects", ct);
 
         var items = new List<TelemetryReject>();
-        await using (var select = new NpgsqlCommand(
-            $"""
-            SELECT id, terminal_id, received_at, reason, field, payload_head FROM telemetry_rejects{filter.Where}
-            ORDER BY received_at DESC, id DESC LIMIT ${filter.Count + 1} OFFSET ${filter.Count + 2}
-            """,
-            connection))
+        await using (var select = filter.PageCommand(connection, "SELECT id, terminal_id, received_at, reason, field, payload_head FROM telemetry_rejects", "received_at DESC, id DESC", paging))
         {
-            filter.AddParametersTo(select);
-            select.Parameters.Add(new NpgsqlParameter { Value = paging.PageSize });
-            select.Parameters.Add(new NpgsqlParameter { Value = paging.Offset });
             await using var reader = await select.ExecuteReaderAsync(ct);
             while (await reader.ReadAsync(ct))
             {

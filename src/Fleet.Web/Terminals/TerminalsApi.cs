@@ -78,21 +78,11 @@ public static partial class TerminalsApi
         }
 
         await using var connection = await db.OpenConnectionAsync(ct);
-        long total;
-        await using (var count = new NpgsqlCommand($"SELECT count(*) FROM terminals t{filter.Where}", connection))
-        {
-            filter.AddParametersTo(count);
-            total = (long)(await count.ExecuteScalarAsync(ct))!;
-        }
+        var total = await filter.CountAsync(connection, "terminals t", ct);
 
         var items = new List<TerminalItem>(Math.Min(paging.PageSize, 64));
-        await using (var select = new NpgsqlCommand(
-            $"SELECT {ItemColumns} FROM terminals t LEFT JOIN vehicles v ON v.id = t.vehicle_id{filter.Where} ORDER BY t.id LIMIT ${filter.Count + 1} OFFSET ${filter.Count + 2}",
-            connection))
+        await using (var select = filter.PageCommand(connection, $"SELECT {ItemColumns} FROM terminals t LEFT JOIN vehicles v ON v.id = t.vehicle_id", "t.id", paging))
         {
-            filter.AddParametersTo(select);
-            select.Parameters.Add(new NpgsqlParameter { Value = paging.PageSize });
-            select.Parameters.Add(new NpgsqlParameter { Value = paging.Offset });
             await using var reader = await select.ExecuteReaderAsync(ct);
             while (await reader.ReadAsync(ct))
             {

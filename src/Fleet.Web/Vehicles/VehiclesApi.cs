@@ -105,21 +105,11 @@ public static class VehiclesApi
         }
 
         await using var connection = await db.OpenConnectionAsync(ct);
-        long total;
-        await using (var count = new NpgsqlCommand($"SELECT count(*) FROM vehicles v{filter.Where}", connection))
-        {
-            filter.AddParametersTo(count);
-            total = (long)(await count.ExecuteScalarAsync(ct))!;
-        }
+        var total = await filter.CountAsync(connection, "vehicles v", ct);
 
         var items = new List<VehicleItem>(paging.PageSize);
-        await using (var select = new NpgsqlCommand(
-            $"SELECT {ListColumns} {Joins}{filter.Where} ORDER BY v.id LIMIT ${filter.Count + 1} OFFSET ${filter.Count + 2}",
-            connection))
+        await using (var select = filter.PageCommand(connection, $"SELECT {ListColumns} {Joins}", "v.id", paging))
         {
-            filter.AddParametersTo(select);
-            select.Parameters.Add(new NpgsqlParameter { Value = paging.PageSize });
-            select.Parameters.Add(new NpgsqlParameter { Value = paging.Offset });
             await using var reader = await select.ExecuteReaderAsync(ct);
             while (await reader.ReadAsync(ct))
             {

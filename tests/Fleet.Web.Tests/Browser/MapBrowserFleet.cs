@@ -29,7 +29,7 @@ public sealed class MapBrowserFleet(PostgresFixture postgres) : IAsyncLifetime
     private FleetHost? _host;
     private IPlaywright? _playwright;
     private IBrowser? _browser;
-    private long _lastTs;
+    private readonly LiveReports _reports = new();
 
     internal FleetHost Host => _host ?? throw new InvalidOperationException("not initialised");
 
@@ -77,8 +77,8 @@ public sealed class MapBrowserFleet(PostgresFixture postgres) : IAsyncLifetime
 
         await WriteTodaysTrackAsync(Vehicles[0].Id, ct);
         var reports = Vehicles.Take(Reporting).Select((v, i) => i % 3 == 0
-            ? Fix(v.Id, GridLat(i), GridLon(i), spd: 42, hdg: 90, acc: true)
-            : Fix(v.Id, GridLat(i), GridLon(i), spd: 0, hdg: -1, acc: i % 2 == 0)).ToArray();
+            ? _reports.Fix(v.Id, GridLat(i), GridLon(i), spd: 42, hdg: 90, acc: true)
+            : _reports.Fix(v.Id, GridLat(i), GridLon(i), spd: 0, hdg: -1, acc: i % 2 == 0)).ToArray();
         var shards = Host.Services.GetRequiredService<ShardHost>();
         await (await shards.SubmitAsync(reports, ct)).WaitAsync(ct);
 
@@ -149,29 +149,6 @@ public sealed class MapBrowserFleet(PostgresFixture postgres) : IAsyncLifetime
             ReadOnlyMemory<byte>.Empty)).ToList();
         var result = await new PositionWriter(Db).WriteAsync(rows, ct);
         Assert.Equal(rows.Count, result.Inserted);
-    }
-
-    private InboundReport Fix(long vehicleId, double lat, double lon, float spd, short hdg, bool? acc)
-    {
-        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        var ts = Math.Max(now, _lastTs + 1);
-        _lastTs = ts;
-        var fix = new TelemetryFix
-        {
-            Ts = ts,
-            Lat = lat,
-            Lon = lon,
-            Spd = spd,
-            Hdg = hdg,
-            Alt = float.NaN,
-            Acc = acc,
-            Odo = double.NaN,
-            Fuel = float.NaN,
-            Soc = float.NaN,
-            Sats = -1,
-            Hdop = float.NaN,
-        };
-        return new InboundReport(vehicleId, fix, now, default);
     }
 
     private async Task<IReadOnlyList<MapVehicle>> LoadVehiclesAsync(CancellationToken ct)

@@ -24,7 +24,7 @@ public sealed class LiveFleet(PostgresFixture postgres) : IAsyncLifetime
     private readonly Dictionary<string, string> _cookies = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _cookieLock = new(1, 1);
     private FleetHost? _host;
-    private long _lastTs;
+    private readonly LiveReports _reports = new();
 
     internal FleetHost Host => _host ?? throw new InvalidOperationException("not initialised");
 
@@ -63,35 +63,8 @@ public sealed class LiveFleet(PostgresFixture postgres) : IAsyncLifetime
     }
 
     /// <summary>A report for <paramref name="vehicleId"/>, event time now (strictly after every earlier one).</summary>
-    public InboundReport Fix(long vehicleId, double lat, double lon, float spd = float.NaN, short hdg = -1, bool? acc = null)
-    {
-        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        long ts;
-        long last;
-        do
-        {
-            last = Interlocked.Read(ref _lastTs);
-            ts = Math.Max(now, last + 1);
-        }
-        while (Interlocked.CompareExchange(ref _lastTs, ts, last) != last);
-
-        var fix = new TelemetryFix
-        {
-            Ts = ts,
-            Lat = lat,
-            Lon = lon,
-            Spd = spd,
-            Hdg = hdg,
-            Alt = float.NaN,
-            Acc = acc,
-            Odo = double.NaN,
-            Fuel = float.NaN,
-            Soc = float.NaN,
-            Sats = -1,
-            Hdop = float.NaN,
-        };
-        return new InboundReport(vehicleId, fix, now, default);
-    }
+    public InboundReport Fix(long vehicleId, double lat, double lon, float spd = float.NaN, short hdg = -1, bool? acc = null) =>
+        _reports.Fix(vehicleId, lat, lon, spd, hdg, acc);
 
     /// <summary>Submits to the co-hosted shard host and waits for the commit, as the gateway does.</summary>
     public async Task SubmitAsync(params InboundReport[] reports)

@@ -3,7 +3,6 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Net.Http.Json;
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
@@ -327,10 +326,10 @@ internal static class SignalRJsonClientExtensions
     public static async Task<string> LoginCookieAsync(Uri baseAddress, string username, string password, CancellationToken ct)
     {
         using var http = new HttpClient(new HttpClientHandler { UseCookies = false }) { BaseAddress = baseAddress };
-        using var response = await http.PostAsJsonAsync("/api/auth/login", new { username, password }, ct);
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var login = await http.LoginAsync(username, password, ct);
+        Assert.Equal(HttpStatusCode.OK, login.Status);
         // A large session cookie comes in chunks (fleet_session, fleet_sessionC1, …): send them all back.
-        var cookies = response.Headers.GetValues("Set-Cookie")
+        var cookies = login.Message.Headers.GetValues("Set-Cookie")
             .Where(c => c.StartsWith(Auth.AuthApi.CookieName, StringComparison.Ordinal))
             .Select(c => c.Split(';')[0])
             .ToList();
