@@ -6,14 +6,18 @@ namespace Fleet.Silo.Grains;
 /// </summary>
 public interface IGeofenceLookup
 {
-    /// <summary>True or false when the vehicle's lots are known; null when they are not (yet).</summary>
-    bool? IsInDesignatedLot(long vehicleId, double lat, double lon);
+    /// <summary>
+    /// True or false when the vehicle's lots are known; null when they are not (yet), or it has none.
+    /// <paramref name="wasInside"/> is the previous answer: a vehicle that was inside stays inside until it is clearly
+    /// out (exit hysteresis), so GPS jitter around a car parked on the boundary does not flap the state.
+    /// </summary>
+    bool? IsInDesignatedLot(long vehicleId, double lat, double lon, bool? wasInside);
 }
 
-/// <summary>Knows no lots: every answer is null. The default until geofences are loaded from the registry.</summary>
+/// <summary>Knows no lots: every answer is null. For hosts and tests without a registry.</summary>
 public sealed class NullGeofenceLookup : IGeofenceLookup
 {
     public static readonly NullGeofenceLookup Instance = new();
 
-    public bool? IsInDesignatedLot(long vehicleId, double lat, double lon) => null;
+    public bool? IsInDesignatedLot(long vehicleId, double lat, double lon, bool? wasInside) => null;
 }

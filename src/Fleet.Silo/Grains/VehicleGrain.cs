@@ -164,7 +164,7 @@ public sealed class VehicleGrain
         _acc = fix.Acc;
         _lastFixOdo = double.IsNaN(fix.Odo) ? null : fix.Odo;
         _odo = _lastFixOdo ?? _odo;
-        _inLot = _settings.Geofences.IsInDesignatedLot(VehicleId, fix.Lat, fix.Lon);
+        _inLot = _settings.Geofences.IsInDesignatedLot(VehicleId, fix.Lat, fix.Lon, _inLot);
         Heard(receivedAtMs);
         _version++;
         return ReportOutcome.Applied;
