@@ -76,7 +76,7 @@ public sealed class GeofenceIndex
         }
 
         _nodes = [.. nodes];
-        Height = levels.Count;
+        Height = _nodes.Length == 0 ? 0 : levels.Count;
 
         // Depth-first, each level pushes at most a node's children while holding its siblings.
         _stackSize = (Height * NodeCapacity) + 1;
