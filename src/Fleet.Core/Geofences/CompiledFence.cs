@@ -31,6 +31,14 @@ public sealed class CompiledFence
     private const int EdgesPerBand = 4;
     private const int MaxBands = 1024;
 
+    // Grid cells no edge comes near are wholly inside or outside: a point there is answered by one array read. A cell
+    // that edges cross keeps a reference point whose side is known and the edges that cross the cell; a point there
+    // flips that side once per edge the segment from the reference point to it crosses.
+    private const byte MixedOutside = 3;
+    private const byte MixedInside = 4;
+    private const byte MixedCell = 255;
+    private const int MaxCellsPerSide = 64;
+
     private readonly Edge[] _edges;
     private readonly double _originLat;
     private readonly double _originLon;
@@ -40,6 +48,17 @@ public sealed class CompiledFence
     private readonly double _bandsPerMetre;
     private readonly int[] _bandStart;
     private readonly int[] _bandEdges;
+    private readonly byte[] _cells;
+    private readonly int[] _cellEdgeStart;
+    private readonly int[] _cellEdges;
+    private readonly double[] _cellRefX;
+    private readonly double[] _cellRefY;
+    private readonly int _cellsX;
+    private readonly int _cellsY;
+    private readonly double _gridMinX;
+    private readonly double _gridMinY;
+    private readonly double _cellsPerMetreX;
+    private readonly double _cellsPerMetreY;
 
     public CompiledFence(Geofence fence)
     {
@@ -85,9 +104,15 @@ public sealed class CompiledFence
         _edges = [.. edges];
         _bandStart = [];
         _bandEdges = [];
+        _cells = [];
+        _cellEdgeStart = [];
+        _cellEdges = [];
+        _cellRefX = [];
+        _cellRefY = [];
         if (_edges.Length > BandThreshold)
         {
             (_bandCount, _bandMinY, _bandsPerMetre, _bandStart, _bandEdges) = BuildBands(_edges);
+            (_cellsX, _cellsY, _gridMinX, _gridMinY, _cellsPerMetreX, _cellsPerMetreY, _cells, _cellEdgeStart, _cellEdges, _cellRefX, _cellRefY) = BuildGrid();
         }
     }
 
@@ -113,6 +138,66 @@ public sealed class CompiledFence
 
         var x = (lon - _originLon) * _metresPerDegreeLon;
         var y = (lat - _originLat) * LocalProjection.MetresPerDegree;
+        if (_cells.Length != 0)
+        {
+            var cx = Math.Clamp((int)((x - _gridMinX) * _cellsPerMetreX), 0, _cellsX - 1);
+            var cy = Math.Clamp((int)((y - _gridMinY) * _cellsPerMetreY), 0, _cellsY - 1);
+            var index = (cy * _cellsX) + cx;
+            var cell = _cells[index];
+            if (cell < MixedOutside)
+            {
+                return (FenceLocation)cell;
+            }
+
+            if (cell != MixedCell)
+            {
+                return LocateInCell(index, cell == MixedInside, x, y);
+            }
+        }
+
+        return LocateLocal(x, y);
+    }
+
+    private FenceLocation LocateInCell(int cell, bool referenceInside, double x, double y)
+    {
+        var inside = referenceInside;
+        var rx = _cellRefX[cell];
+        var ry = _cellRefY[cell];
+        foreach (var index in _cellEdges.AsSpan(_cellEdgeStart[cell], _cellEdgeStart[cell + 1] - _cellEdgeStart[cell]))
+        {
+            ref readonly var edge = ref _edges[index];
+            if (x >= edge.MinX - BoundaryToleranceMetres && x <= edge.MaxX + BoundaryToleranceMetres
+                && y >= edge.MinY - BoundaryToleranceMetres && y <= edge.MaxY + BoundaryToleranceMetres
+                && DistanceSquared(edge, x, y) <= BoundaryToleranceSquared)
+            {
+                return FenceLocation.Boundary;
+            }
+
+            // The segment reference → point crosses the edge when the two lie strictly on opposite sides of the edge's
+            // line and the edge's ends on opposite sides of the segment's line; ends on that line count as below it
+            // (half-open), so a segment through a vertex counts it once, as the ray of the crossing count does.
+            var sideR = Orientation(edge.X1, edge.Y1, edge.X2, edge.Y2, rx, ry);
+            var sideP = Orientation(edge.X1, edge.Y1, edge.X2, edge.Y2, x, y);
+            if ((sideR > 0 && sideP < 0) || (sideR < 0 && sideP > 0))
+            {
+                var sideA = Orientation(rx, ry, x, y, edge.X1, edge.Y1);
+                var sideB = Orientation(rx, ry, x, y, edge.X2, edge.Y2);
+                if ((sideA > 0) != (sideB > 0))
+                {
+                    inside = !inside;
+                }
+            }
+        }
+
+        return inside ? FenceLocation.Inside : FenceLocation.Outside;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static double Orientation(double ax, double ay, double bx, double by, double px, double py) =>
+        ((bx - ax) * (py - ay)) - ((by - ay) * (px - ax));
+
+    private FenceLocation LocateLocal(double x, double y)
+    {
         var inside = false;
         if (_bandCount == 0)
         {
@@ -282,6 +367,135 @@ public sealed class CompiledFence
         }
 
         return (count, minY, bandsPerMetre, start, bandEdges);
+    }
+
+    /// <summary>
+    /// Classifies a grid over the fence's box: a cell that no edge comes within the boundary tolerance of lies wholly on
+    /// one side, so its centre's answer holds for every point in it; the rest are mixed and use the bands.
+    /// </summary>
+    private (int X, int Y, double MinX, double MinY, double PerMetreX, double PerMetreY, byte[] Cells, int[] EdgeStart, int[] Edges, double[] RefX, double[] RefY) BuildGrid()
+    {
+        double minX = double.MaxValue, minY = double.MaxValue, maxX = double.MinValue, maxY = double.MinValue;
+        foreach (var edge in _edges)
+        {
+            minX = Math.Min(minX, edge.MinX);
+            minY = Math.Min(minY, edge.MinY);
+            maxX = Math.Max(maxX, edge.MaxX);
+            maxY = Math.Max(maxY, edge.MaxY);
+        }
+
+        var side = Math.Clamp((int)Math.Ceiling(Math.Sqrt(_edges.Length * 4.0)), 4, MaxCellsPerSide);
+        var width = Math.Max(maxX - minX, 1e-6);
+        var height = Math.Max(maxY - minY, 1e-6);
+        var cellWidth = width / side;
+        var cellHeight = height / side;
+        var cellEdges = new List<int>[side * side];
+
+        // A margin above the tolerance, so rounding never lets an edge near a cell go unlisted.
+        var margin = (BoundaryToleranceMetres * 2) + 1e-6;
+        for (var e = 0; e < _edges.Length; e++)
+        {
+            ref readonly var edge = ref _edges[e];
+            var x0 = Math.Clamp((int)((edge.MinX - margin - minX) / cellWidth), 0, side - 1);
+            var x1 = Math.Clamp((int)((edge.MaxX + margin - minX) / cellWidth), 0, side - 1);
+            var y0 = Math.Clamp((int)((edge.MinY - margin - minY) / cellHeight), 0, side - 1);
+            var y1 = Math.Clamp((int)((edge.MaxY + margin - minY) / cellHeight), 0, side - 1);
+            for (var cy = y0; cy <= y1; cy++)
+            {
+                for (var cx = x0; cx <= x1; cx++)
+                {
+                    var left = minX + (cx * cellWidth) - margin;
+                    var bottom = minY + (cy * cellHeight) - margin;
+                    if (SegmentTouchesBox(edge, left, bottom, left + cellWidth + (2 * margin), bottom + cellHeight + (2 * margin)))
+                    {
+                        (cellEdges[(cy * side) + cx] ??= []).Add(e);
+                    }
+                }
+            }
+        }
+
+        var cells = new byte[side * side];
+        var start = new int[cells.Length + 1];
+        var edges = new List<int>();
+        var refX = new double[cells.Length];
+        var refY = new double[cells.Length];
+        for (var cy = 0; cy < side; cy++)
+        {
+            for (var cx = 0; cx < side; cx++)
+            {
+                var i = (cy * side) + cx;
+                start[i] = edges.Count;
+                var listed = cellEdges[i];
+                if (listed is null)
+                {
+                    // No edge near: the whole cell lies on its centre's side.
+                    cells[i] = (byte)LocateLocal(minX + ((cx + 0.5) * cellWidth), minY + ((cy + 0.5) * cellHeight));
+                    continue;
+                }
+
+                cells[i] = MixedCell;
+                if (FindReference(listed, minX + (cx * cellWidth), minY + (cy * cellHeight), cellWidth, cellHeight) is { } reference)
+                {
+                    cells[i] = LocateLocal(reference.X, reference.Y) == FenceLocation.Inside ? MixedInside : MixedOutside;
+                    (refX[i], refY[i]) = (reference.X, reference.Y);
+                    edges.AddRange(listed);
+                }
+            }
+        }
+
+        start[cells.Length] = edges.Count;
+        return (side, side, minX, minY, side / width, side / height, cells, start, [.. edges], refX, refY);
+    }
+
+    /// <summary>A point of the cell clear of its edges and their lines' near neighbourhood, or null (the cell then scans its band).</summary>
+    private LocalPoint? FindReference(List<int> listed, double left, double bottom, double width, double height)
+    {
+        const int Lattice = 7;
+        var clearance = Math.Max(BoundaryToleranceMetres * 10, Math.Min(width, height) * 1e-4);
+        for (var j = 0; j < Lattice; j++)
+        {
+            for (var i = 0; i < Lattice; i++)
+            {
+                // Centre first, then a lattice of interior points.
+                var fx = ((((i + (Lattice / 2)) % Lattice) + 0.5) / Lattice) + 0.013;
+                var fy = ((((j + (Lattice / 2)) % Lattice) + 0.5) / Lattice) + 0.007;
+                var x = left + (Math.Min(fx, 0.98) * width);
+                var y = bottom + (Math.Min(fy, 0.98) * height);
+                var clear = true;
+                foreach (var e in listed)
+                {
+                    if (DistanceSquared(_edges[e], x, y) < clearance * clearance)
+                    {
+                        clear = false;
+                        break;
+                    }
+                }
+
+                if (clear)
+                {
+                    return new LocalPoint(x, y);
+                }
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Separating-axis test of a segment against a box: the box's two axes (the caller's range) and the segment's normal.</summary>
+    private static bool SegmentTouchesBox(in Edge edge, double left, double bottom, double right, double top)
+    {
+        if (edge.MaxX < left || edge.MinX > right || edge.MaxY < bottom || edge.MinY > top)
+        {
+            return false;
+        }
+
+        var nx = edge.Y2 - edge.Y1;
+        var ny = edge.X1 - edge.X2;
+        var d0 = (nx * (left - edge.X1)) + (ny * (bottom - edge.Y1));
+        var d1 = (nx * (right - edge.X1)) + (ny * (bottom - edge.Y1));
+        var d2 = (nx * (left - edge.X1)) + (ny * (top - edge.Y1));
+        var d3 = (nx * (right - edge.X1)) + (ny * (top - edge.Y1));
+        return !((d0 > 0 && d1 > 0 && d2 > 0 && d3 > 0) || (d0 < 0 && d1 < 0 && d2 < 0 && d3 < 0));
     }
 
     private readonly struct Edge

@@ -16,6 +16,10 @@ public sealed class GeofenceCatalog
 
     private readonly FrozenDictionary<long, CompiledFence[]> _lotsByVehicle;
 
+    // One tree per kind: a query for forbidden zones then never wades through the boxes of 20 km service areas.
+    private readonly GeofenceIndex[] _indexByKind;
+    private readonly int[][] _catalogIndexByKind;
+
     /// <param name="fences">The fences; their position in this list is their index in query answers.</param>
     /// <param name="vehicleDepartments">Each vehicle's department, which owns its designated lots.</param>
     public GeofenceCatalog(IEnumerable<Geofence> fences, IReadOnlyDictionary<long, long> vehicleDepartments, double hysteresisMetres = DefaultHysteresisMetres)
@@ -26,6 +30,15 @@ public sealed class GeofenceCatalog
         HysteresisMetres = hysteresisMetres;
         Fences = [.. fences.Select(f => new CompiledFence(f))];
         Index = new GeofenceIndex(Fences, hysteresisMetres);
+        var kinds = Enum.GetValues<GeofenceKind>();
+        _indexByKind = new GeofenceIndex[kinds.Length];
+        _catalogIndexByKind = new int[kinds.Length][];
+        foreach (var kind in kinds)
+        {
+            int[] members = [.. Enumerable.Range(0, Fences.Length).Where(i => Fences[i].Fence.Kind == kind)];
+            _catalogIndexByKind[(int)kind] = members;
+            _indexByKind[(int)kind] = new GeofenceIndex([.. members.Select(i => Fences[i])], hysteresisMetres);
+        }
 
         var lotsByDepartment = Fences
             .Where(f => f.Fence.Kind == GeofenceKind.DesignatedLot)
@@ -47,6 +60,7 @@ public sealed class GeofenceCatalog
 
     public ImmutableArray<CompiledFence> Fences { get; }
 
+    /// <summary>All fences, whatever their kind.</summary>
     public GeofenceIndex Index { get; }
 
     public double HysteresisMetres { get; }
@@ -91,12 +105,17 @@ public sealed class GeofenceCatalog
             return 0;
         }
 
-        var visitor = new InsideCollector(lat, lon, kind, HysteresisMetres, previouslyInside, inside);
-        Index.Query(lat, lon, ref visitor);
+        if ((uint)kind >= (uint)_indexByKind.Length)
+        {
+            return 0;
+        }
+
+        var visitor = new InsideCollector(lat, lon, HysteresisMetres, _catalogIndexByKind[(int)kind], previouslyInside, inside);
+        _indexByKind[(int)kind].Query(lat, lon, ref visitor);
         return visitor.Found;
     }
 
-    private ref struct InsideCollector(double lat, double lon, GeofenceKind kind, double hysteresisMetres, ReadOnlySpan<int> previouslyInside, Span<int> inside)
+    private ref struct InsideCollector(double lat, double lon, double hysteresisMetres, int[] catalogIndexes, ReadOnlySpan<int> previouslyInside, Span<int> inside)
         : IGeofenceVisitor
     {
         private readonly ReadOnlySpan<int> _previouslyInside = previouslyInside;
@@ -106,14 +125,10 @@ public sealed class GeofenceCatalog
 
         public bool Visit(int index, CompiledFence fence)
         {
-            if (fence.Fence.Kind != kind)
+            var catalogIndex = catalogIndexes[index];
+            if (fence.Contains(lat, lon, _previouslyInside.BinarySearch(catalogIndex) >= 0, hysteresisMetres))
             {
-                return true;
-            }
-
-            if (fence.Contains(lat, lon, _previouslyInside.BinarySearch(index) >= 0, hysteresisMetres))
-            {
-                _inside[Found++] = index;
+                _inside[Found++] = catalogIndex;
             }
 
             return Found < _inside.Length;

@@ -142,6 +142,39 @@ public sealed class CompiledFenceTests
     }
 
     [Fact]
+    public void A_staircase_of_axis_aligned_edges_agrees_with_the_reference_on_and_between_its_lines()
+    {
+        // 60 steps of 10 m: many edges share x or y with each other and with the test points, the degenerate cases
+        // of both the crossing count and the per-cell reference segments.
+        var points = new List<(double, double)> { (0, 0), (600, 0) };
+        for (var i = 60; i > 0; i--)
+        {
+            points.Add((i * 10, (61 - i) * 10));
+            points.Add(((i - 1) * 10, (61 - i) * 10));
+        }
+
+        var geofence = Lot(7, 10, Ring([.. points]));
+        var fence = new CompiledFence(geofence);
+        var boundary = 0;
+        for (var x = -5.0; x <= 605; x += 2.5)
+        {
+            for (var y = -5.0; y <= 615; y += 2.5)
+            {
+                var location = Locate(fence, x, y);
+                if (location == FenceLocation.Boundary)
+                {
+                    boundary++;
+                    continue;
+                }
+
+                Assert.True(WindingContains(geofence, x, y) == (location == FenceLocation.Inside), $"({x}, {y}) is {location}");
+            }
+        }
+
+        Assert.True(boundary > 100, $"only {boundary} points fell on the staircase's lines");
+    }
+
+    [Fact]
     public void Distance_to_the_boundary_is_measured_in_metres()
     {
         var p = At(130, 30);
