@@ -1,5 +1,6 @@
 using Fleet.Silo.Hosting;
 using Fleet.Silo.Shards;
+using Fleet.Web.Admin;
 using Fleet.Web.Api;
 using Fleet.Web.Auth;
 using Fleet.Web.Demo;
@@ -40,6 +41,7 @@ public static class FleetApp
         builder.Services.AddFleetHealth();
         builder.Services.AddFleetMetrics();
         builder.Services.AddFleetAuth(builder.Configuration);
+        builder.Services.AddFleetAdmin();
         builder.Services.AddFleetVehicles();
         builder.Services.AddFleetMap(builder.Configuration);
         builder.Services.AddFleetLive();
@@ -59,6 +61,7 @@ public static class FleetApp
         app.MapTelemetryApi();
         app.MapRegistryApi();
         app.MapTerminalsApi();
+        app.MapAdminApi();
         app.MapMapApi();
         app.MapLiveHub();
         return app;

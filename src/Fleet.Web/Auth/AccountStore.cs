@@ -28,7 +28,8 @@ public abstract record LoginOutcome
     /// <summary>Unknown user or wrong password: deliberately indistinguishable to the caller.</summary>
     public sealed record InvalidCredentials : LoginOutcome;
 
-    public sealed record LockedOut(DateTimeOffset Until) : LoginOutcome;
+    /// <param name="JustLocked">This attempt was the one that locked the account (not an attempt while locked).</param>
+    public sealed record LockedOut(DateTimeOffset Until, bool JustLocked = false) : LoginOutcome;
 
     /// <summary>Right password, but the account is disabled.</summary>
     public sealed record Disabled : LoginOutcome;
@@ -79,7 +80,7 @@ public sealed partial class AccountStore(
             if (newLock is { } locked && locked > now)
             {
                 LogLockedOut(logger, account.Username, failures, locked);
-                return new LoginOutcome.LockedOut(locked);
+                return new LoginOutcome.LockedOut(locked, JustLocked: true);
             }
 
             LogWrongPassword(logger, account.Username, failures);

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Claims;
 using System.Threading.RateLimiting;
 using Fleet.Web.Api;
+using Fleet.Web.Audit;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -95,7 +96,7 @@ public static partial class AuthApi
         return endpoints;
     }
 
-    private static async Task<IResult> LoginAsync(LoginRequest? request, HttpContext http, AccountStore accounts, CancellationToken ct)
+    private static async Task<IResult> LoginAsync(LoginRequest? request, HttpContext http, AccountStore accounts, AuditLog audit, CancellationToken ct)
     {
         var errors = new FieldErrors();
         var username = errors.Text("username", request?.Username, 64)?.ToLowerInvariant();
@@ -120,13 +121,15 @@ public static partial class AuthApi
             return Problems.Validation(errors.Errors);
         }
 
-        switch (await accounts.LoginAsync(username!, password!, ct))
+        var outcome = await accounts.LoginAsync(username!, password!, ct);
+        await audit.WriteAsync(LoginAuditEntry(http, username!, outcome), ct);
+        switch (outcome)
         {
             case LoginOutcome.Succeeded(var account):
                 var user = new CurrentUser(account.Username, account.DisplayName, account.Role, account.DepartmentId, account.RegionId, account.Locale);
                 await http.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, CreatePrincipal(account.Id, user));
                 return TypedResults.Ok(user);
-            case LoginOutcome.LockedOut(var until):
+            case LoginOutcome.LockedOut(var until, _):
                 var local = TimeZoneInfo.ConvertTime(until, ShanghaiTime.Zone);
                 return TypedResults.Problem(
                     string.Create(CultureInfo.InvariantCulture, $"The account is locked until {local:yyyy-MM-dd'T'HH:mm:sszzz} after too many wrong passwords; try again then or ask an administrator."),
@@ -140,16 +143,35 @@ public static partial class AuthApi
         }
     }
 
-    private static async Task<NoContent> LogoutAsync(HttpContext http, ILoggerFactory loggers)
+    private static async Task<NoContent> LogoutAsync(HttpContext http, AuditLog audit, ILoggerFactory loggers, CancellationToken ct)
     {
         if (http.User.Identity is { IsAuthenticated: true, Name: { } username })
         {
             var logger = loggers.CreateLogger(typeof(AuthApi));
             LogSignedOut(logger, username);
+            await audit.WriteAsync(new AuditEntry(AuditActor.Of(http), AuditActions.Logout), ct);
         }
 
         await http.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme);
         return TypedResults.NoContent();
+    }
+
+    // A failed login names its actor by what was typed (the account may not exist), with no target; a success targets
+    // the user by id, as the user administration entries do.
+    private static AuditEntry LoginAuditEntry(HttpContext http, string username, LoginOutcome outcome)
+    {
+        AuditEntry Failed(string action, Dictionary<string, object?> details) =>
+            new(AuditActor.Anonymous(http, username), action, Details: details);
+
+        return outcome switch
+        {
+            LoginOutcome.Succeeded(var a) => new AuditEntry(
+                AuditActor.User(http, a.Id, a.Username, a.Role, a.DepartmentId), AuditActions.LoginSucceeded, AuditTargets.User, a.Id.ToString(CultureInfo.InvariantCulture)),
+            LoginOutcome.LockedOut(var until, true) => Failed(AuditActions.LockedOut, new() { ["lockedUntil"] = until }),
+            LoginOutcome.LockedOut(var until, false) => Failed(AuditActions.LoginFailed, new() { ["reason"] = "locked", ["lockedUntil"] = until }),
+            LoginOutcome.Disabled => Failed(AuditActions.LoginFailed, new() { ["reason"] = "disabled" }),
+            _ => Failed(AuditActions.LoginFailed, new() { ["reason"] = "invalid_credentials" }),
+        };
     }
 
     private static Ok<CurrentUser> Me(ClaimsPrincipal principal) => TypedResults.Ok(new CurrentUser(

@@ -2,6 +2,7 @@ using System.Globalization;
 using Fleet.Core.Security;
 using Fleet.Gateway.Broker;
 using Fleet.Web.Api;
+using Fleet.Web.Audit;
 using Fleet.Web.Auth;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
@@ -96,7 +97,7 @@ public static partial class TerminalsApi
     private static async Task<IResult> GetAsync(string id, NpgsqlDataSource db, CancellationToken ct) =>
         await FindAsync(db, id, ct) is { } terminal ? TypedResults.Ok(terminal) : TerminalNotFound(id);
 
-    private static async Task<IResult> CreateAsync(HttpContext http, NpgsqlDataSource db, IOptions<BrokerOptions> broker, ILoggerFactory loggers, CancellationToken ct)
+    private static async Task<IResult> CreateAsync(HttpContext http, NpgsqlDataSource db, IOptions<BrokerOptions> broker, AuditLog audit, ILoggerFactory loggers, CancellationToken ct)
     {
         var errors = new FieldErrors();
         if (await TerminalRequests.ReadNewAsync(http.Request, broker.Value, errors, ct) is not { } request)
@@ -105,7 +106,10 @@ public static partial class TerminalsApi
         }
 
         var password = TerminalRules.NewPassword();
-        await using var command = db.CreateCommand("INSERT INTO terminals (id, vehicle_id, credential_hash) VALUES ($1, $2, $3) RETURNING enabled");
+        // The change and its audit entry commit together.
+        await using var connection = await db.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        await using var command = new NpgsqlCommand("INSERT INTO terminals (id, vehicle_id, credential_hash) VALUES ($1, $2, $3) RETURNING enabled", connection, transaction);
         command.Parameters.Add(new NpgsqlParameter { Value = request.Id });
         command.Parameters.Add(VehicleParameter(request.VehicleId));
         command.Parameters.Add(new NpgsqlParameter { Value = MosquittoPasswordHash.Create(password) });
@@ -119,13 +123,18 @@ public static partial class TerminalsApi
             return ConstraintProblem(ex, request.Id, request.VehicleId);
         }
 
+        await audit.WriteAsync(
+            transaction,
+            new AuditEntry(AuditActor.Of(http), AuditActions.TerminalCreated, AuditTargets.Terminal, request.Id, new Dictionary<string, object?> { ["vehicleId"] = request.VehicleId }),
+            ct);
+        await transaction.CommitAsync(ct);
         var logger = loggers.CreateLogger(typeof(TerminalsApi));
         LogCreated(logger, request.Id, request.VehicleId, http.User.Identity?.Name);
         NoStore(http);
         return TypedResults.Created($"/api/terminals/{request.Id}", new TerminalCredential(request.Id, request.VehicleId, isEnabled, password));
     }
 
-    private static async Task<IResult> ChangeAsync(string id, HttpContext http, NpgsqlDataSource db, ILoggerFactory loggers, CancellationToken ct)
+    private static async Task<IResult> ChangeAsync(string id, HttpContext http, NpgsqlDataSource db, AuditLog audit, ILoggerFactory loggers, CancellationToken ct)
     {
         var errors = new FieldErrors();
         if (await TerminalRequests.ReadChangeAsync(http.Request, errors, ct) is not { } change)
@@ -133,8 +142,22 @@ public static partial class TerminalsApi
             return Problems.Validation(errors.Errors);
         }
 
+        // The row is locked first so the audit entries compare against what was really replaced.
+        await using var connection = await db.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        (bool Enabled, long? VehicleId)? before = null;
+        await using (var current = new NpgsqlCommand("SELECT enabled, vehicle_id FROM terminals WHERE id = $1 FOR UPDATE", connection, transaction))
+        {
+            current.Parameters.Add(new NpgsqlParameter { Value = id });
+            await using var row = await current.ExecuteReaderAsync(ct);
+            if (await row.ReadAsync(ct))
+            {
+                before = (row.GetBoolean(0), row.IsDBNull(1) ? null : row.GetInt64(1));
+            }
+        }
+
         // Only a real change is written: a no-op PATCH keeps updated_at, and the returned row says what is in force.
-        await using var command = db.CreateCommand(
+        await using var command = new NpgsqlCommand(
             $"""
             WITH t AS (
                 UPDATE terminals
@@ -143,7 +166,9 @@ public static partial class TerminalsApi
                 WHERE id = $1 AND (($2 AND enabled IS DISTINCT FROM $3) OR ($4 AND vehicle_id IS DISTINCT FROM $5))
                 RETURNING *)
             SELECT {ItemColumns} FROM t LEFT JOIN vehicles v ON v.id = t.vehicle_id
-            """);
+            """,
+            connection,
+            transaction);
         command.Parameters.Add(new NpgsqlParameter { Value = id });
         command.Parameters.Add(new NpgsqlParameter { Value = change.Enabled.HasValue });
         command.Parameters.Add(new NpgsqlParameter { Value = change.Enabled ?? false });
@@ -163,29 +188,59 @@ public static partial class TerminalsApi
             return ConstraintProblem(ex, id, change.VehicleId);
         }
 
-        if (changed is null)
+        if (changed is null || before is not { } old)
         {
+            await transaction.RollbackAsync(ct);
             return await FindAsync(db, id, ct) is { } unchanged ? TypedResults.Ok(unchanged) : TerminalNotFound(id);
         }
 
+        var actor = AuditActor.Of(http);
+        if (changed.Enabled != old.Enabled)
+        {
+            await audit.WriteAsync(
+                transaction,
+                new AuditEntry(actor, changed.Enabled ? AuditActions.TerminalEnabled : AuditActions.TerminalDisabled, AuditTargets.Terminal, id, new Dictionary<string, object?> { ["vehicleId"] = changed.VehicleId }),
+                ct);
+        }
+
+        if (changed.VehicleId != old.VehicleId)
+        {
+            await audit.WriteAsync(
+                transaction,
+                new AuditEntry(actor, AuditActions.TerminalRebound, AuditTargets.Terminal, id, new Dictionary<string, object?> { ["from"] = old.VehicleId, ["to"] = changed.VehicleId }),
+                ct);
+        }
+
+        await transaction.CommitAsync(ct);
         var logger = loggers.CreateLogger(typeof(TerminalsApi));
         LogChanged(logger, id, changed.Enabled, changed.VehicleId, http.User.Identity?.Name);
         return TypedResults.Ok(changed);
     }
 
-    private static async Task<IResult> RotateAsync(string id, HttpContext http, NpgsqlDataSource db, ILoggerFactory loggers, CancellationToken ct)
+    private static async Task<IResult> RotateAsync(string id, HttpContext http, NpgsqlDataSource db, AuditLog audit, ILoggerFactory loggers, CancellationToken ct)
     {
         var password = TerminalRules.NewPassword();
-        await using var command = db.CreateCommand("UPDATE terminals SET credential_hash = $2 WHERE id = $1 RETURNING vehicle_id, enabled");
-        command.Parameters.Add(new NpgsqlParameter { Value = id });
-        command.Parameters.Add(new NpgsqlParameter { Value = MosquittoPasswordHash.Create(password) });
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        if (!await reader.ReadAsync(ct))
+        await using var connection = await db.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        TerminalCredential rotated;
+        await using (var command = new NpgsqlCommand("UPDATE terminals SET credential_hash = $2 WHERE id = $1 RETURNING vehicle_id, enabled", connection, transaction))
         {
-            return TerminalNotFound(id);
+            command.Parameters.Add(new NpgsqlParameter { Value = id });
+            command.Parameters.Add(new NpgsqlParameter { Value = MosquittoPasswordHash.Create(password) });
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            if (!await reader.ReadAsync(ct))
+            {
+                return TerminalNotFound(id);
+            }
+
+            rotated = new TerminalCredential(id, reader.IsDBNull(0) ? null : reader.GetInt64(0), reader.GetBoolean(1), password);
         }
 
-        var rotated = new TerminalCredential(id, reader.IsDBNull(0) ? null : reader.GetInt64(0), reader.GetBoolean(1), password);
+        await audit.WriteAsync(
+            transaction,
+            new AuditEntry(AuditActor.Of(http), AuditActions.TerminalCredentialRotated, AuditTargets.Terminal, id, new Dictionary<string, object?> { ["vehicleId"] = rotated.VehicleId }),
+            ct);
+        await transaction.CommitAsync(ct);
         var logger = loggers.CreateLogger(typeof(TerminalsApi));
         LogRotated(logger, id, http.User.Identity?.Name);
         NoStore(http);

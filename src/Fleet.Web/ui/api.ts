@@ -122,3 +122,14 @@ export function withQuery(path: string, query: Record<string, string | number | 
   const text = params.toString();
   return text ? `${path}?${text}` : path;
 }
+
+/** A JSON write (POST, PATCH, DELETE, …) with the session cookie. Resolves with the response whatever its status. */
+export async function sendJson(method: string, url: string, body?: unknown): Promise<Response> {
+  const headers: Record<string, string> = { Accept: "application/json, application/problem+json" };
+  const init: RequestInit = { method, credentials: "same-origin", headers };
+  if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    headers["Content-Type"] = "application/json";
+  }
+  return fetch(url, init);
+}

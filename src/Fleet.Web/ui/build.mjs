@@ -1,4 +1,5 @@
-// Bundles the map page: ui/main.ts (and the CSS it imports) into wwwroot/dist/app.js and app.css.
+// Bundles the map page, ui/main.ts, into wwwroot/dist/app.js and app.css, and the administration page, ui/admin.ts,
+// into admin.js and admin.css (each with the CSS it imports).
 // Run by `npm run build`, which the MSBuild target in Fleet.Web.csproj calls when a ui/ file changed.
 import { build } from "esbuild";
 import { fileURLToPath } from "node:url";
@@ -8,7 +9,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const started = performance.now();
 
 await build({
-  entryPoints: { app: path.join(here, "main.ts") },
+  entryPoints: { app: path.join(here, "main.ts"), admin: path.join(here, "admin.ts") },
   outdir: path.join(here, "..", "wwwroot", "dist"),
   bundle: true,
   minify: true,

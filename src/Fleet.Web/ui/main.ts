@@ -123,6 +123,8 @@ async function startApp(user: CurrentUser): Promise<void> {
   element("login").hidden = true;
   element("app").hidden = false;
   element("user-name").textContent = user.displayName || user.username;
+  // The administration page serves administrators (users, tokens, audit) and supervisors (audit).
+  element("admin-link").hidden = user.role !== "admin" && user.role !== "supervisor";
   if (!app) {
     app = new MapApp();
     await app.start();
