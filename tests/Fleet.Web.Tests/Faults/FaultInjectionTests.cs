@@ -24,6 +24,8 @@ public sealed class FaultTestsDefinition : ICollectionFixture<FaultRig>
 public sealed class FaultInjectionTests(FaultRig rig)
 {
     private const string DuplicatesMetric = "fleet_reports_duplicate_total";
+    private const string StoreDuplicatesMetric = "fleet_positions_duplicate_total";
+    private const string SessionResumed = "session present True";
     private const string AcknowledgedMetric = "fleet_gateway_messages_acknowledged_total";
     private const string InFlightMetric = "fleet_gateway_inflight_messages";
 
@@ -61,8 +63,10 @@ public sealed class FaultInjectionTests(FaultRig rig)
         }
 
         var (check, drained) = await rig.WaitUntilStoredAsync(ledger, DrainTimeout, ct);
+        // Counted by the restarted process: the redelivered reports whose commit made it before the kill.
         var duplicates = await rig.ReadMetricAsync(DuplicatesMetric, ct);
-        Print(FaultReport.Format("host SIGKILL", summary, ledger, check, duplicates, downtime, drained));
+        var storeDuplicates = await rig.ReadMetricAsync(StoreDuplicatesMetric, ct);
+        Print(FaultReport.Format("host SIGKILL", summary, ledger, check, duplicates, storeDuplicates, downtime, drained));
 
         AssertEveryAckedReportStoredOnce(check);
 
@@ -87,14 +91,16 @@ public sealed class FaultInjectionTests(FaultRig rig)
         var ct = TestContext.Current.CancellationToken;
         await WaitUntilHealthyAsync(ct);
         var ledger = new DeliveryLedger(rig.VehicleOfTerminal);
-        var sessionsResumedBefore = rig.Host.FindInLog("session present: True").Count;
+        var sessionsResumedBefore = rig.Host.FindInLog(SessionResumed).Count;
         SimulationSummary summary;
         TimeSpan downtime;
         double? duplicatesBefore;
+        double? storeDuplicatesBefore;
         await using (var load = rig.StartLoad(ledger))
         {
             await WaitForAckedReportsAsync(ledger, FaultRig.Vehicles * 6, ct);
             duplicatesBefore = await rig.ReadMetricAsync(DuplicatesMetric, ct);
+            storeDuplicatesBefore = await rig.ReadMetricAsync(StoreDuplicatesMetric, ct);
 
             // SIGTERM: Mosquitto saves its sessions and queues (persistence on) and loads them again on start.
             var down = Stopwatch.StartNew();
@@ -112,7 +118,8 @@ public sealed class FaultInjectionTests(FaultRig rig)
         var (check, drained) = await rig.WaitUntilStoredAsync(ledger, DrainTimeout, ct);
         var duplicatesAfter = await rig.ReadMetricAsync(DuplicatesMetric, ct);
         var duplicates = duplicatesAfter - (duplicatesBefore ?? 0);
-        Print(FaultReport.Format("broker restart", summary, ledger, check, duplicates, downtime, drained));
+        var storeDuplicates = await rig.ReadMetricAsync(StoreDuplicatesMetric, ct) - (storeDuplicatesBefore ?? 0);
+        Print(FaultReport.Format("broker restart", summary, ledger, check, duplicates, storeDuplicates, downtime, drained));
 
         AssertEveryAckedReportStoredOnce(check);
 
@@ -121,7 +128,7 @@ public sealed class FaultInjectionTests(FaultRig rig)
         Assert.Equal(ledger.ReportsSent, check.Acked);
 
         // The gateway came back into its own session: what the broker queued for it while it was away was delivered.
-        var sessionsResumed = rig.Host.FindInLog("session present: True").Count - sessionsResumedBefore;
+        var sessionsResumed = rig.Host.FindInLog(SessionResumed).Count - sessionsResumedBefore;
         Assert.True(sessionsResumed >= 1, $"the gateway did not resume its session after the broker restart\n{rig.Host.ReadLogTail()}");
     }
 
@@ -135,10 +142,14 @@ public sealed class FaultInjectionTests(FaultRig rig)
         TimeSpan downtime;
         var samples = new List<OutageSample>();
         long baselineRss;
+        double? duplicatesBefore;
+        double? storeDuplicatesBefore;
         await using (var load = rig.StartLoad(ledger))
         {
             await WaitForAckedReportsAsync(ledger, FaultRig.Vehicles * 6, ct);
             baselineRss = rig.Host.ReadRssBytes() ?? 0;
+            duplicatesBefore = await rig.ReadMetricAsync(DuplicatesMetric, ct) ?? 0;
+            storeDuplicatesBefore = await rig.ReadMetricAsync(StoreDuplicatesMetric, ct) ?? 0;
 
             var down = Stopwatch.StartNew();
             await rig.Postgres.StopAsync(ct);
@@ -157,8 +168,9 @@ public sealed class FaultInjectionTests(FaultRig rig)
         }
 
         var (check, drained) = await rig.WaitUntilStoredAsync(ledger, DrainTimeout, ct);
-        var duplicates = await rig.ReadMetricAsync(DuplicatesMetric, ct);
-        Print(FaultReport.Format("database restart", summary, ledger, check, duplicates, downtime, drained));
+        var duplicates = await rig.ReadMetricAsync(DuplicatesMetric, ct) - duplicatesBefore;
+        var storeDuplicates = await rig.ReadMetricAsync(StoreDuplicatesMetric, ct) - storeDuplicatesBefore;
+        Print(FaultReport.Format("database restart", summary, ledger, check, duplicates, storeDuplicates, downtime, drained));
         foreach (var sample in samples)
         {
             Print(string.Create(CultureInfo.InvariantCulture, $"  t={sample.At.TotalSeconds:F1}s health={(int?)sample.Health} database={sample.Database} inflight={sample.InFlight} acknowledged={sample.Acknowledged} rss={sample.RssBytes / (1024 * 1024)}MB"));

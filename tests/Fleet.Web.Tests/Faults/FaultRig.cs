@@ -110,6 +110,9 @@ public sealed class FaultRig : IAsyncLifetime
                 ["Logging:LogLevel:Default"] = "Warning",
                 ["Logging:LogLevel:Fleet.Silo.Shards.ShardHost"] = "Information",
                 ["Logging:LogLevel:Fleet.Gateway"] = "Information",
+
+                // The gateway's client logs its reconnects, with whether the broker still had its session.
+                ["Logging:LogLevel:Fleet.Mqtt"] = "Information",
             },
             Path.Combine(_directory, "fleet-web.log"));
         await Host.StartAsync(ct);
@@ -285,11 +288,15 @@ internal sealed class LoadRun : IAsyncDisposable
 /// <summary>The figures every fault test prints.</summary>
 internal static class FaultReport
 {
-    public static string Format(string fault, SimulationSummary summary, DeliveryLedger ledger, LedgerCheck check, double? duplicatesDropped, TimeSpan downtime, TimeSpan drained) =>
+    /// <param name="duplicatesDropped">The gateway's duplicate metric (recent (terminal, ts, seq) seen again) over the test.</param>
+    /// <param name="storeDuplicates">Positions found already stored when written (redelivered after a commit whose acknowledgement was lost).</param>
+    public static string Format(string fault, SimulationSummary summary, DeliveryLedger ledger, LedgerCheck check, double? duplicatesDropped, double? storeDuplicates, TimeSpan downtime, TimeSpan drained) =>
         new StringBuilder()
             .Append(CultureInfo.InvariantCulture, $"[{fault}] vehicles={summary.Vehicles} sent={ledger.ReportsSent} acked={check.Acked} stored={check.AckedRows} ")
             .Append(CultureInfo.InvariantCulture, $"missing={check.Missing} rows={check.Rows} distinct={check.DistinctKeys} failed-publishes={ledger.FailedPublishes} ")
-            .Append(CultureInfo.InvariantCulture, $"duplicates-dropped={(duplicatesDropped is { } d ? d.ToString("0", CultureInfo.InvariantCulture) : "n/a")} ")
+            .Append(CultureInfo.InvariantCulture, $"duplicates-dropped={Figure(duplicatesDropped)} store-duplicates={Figure(storeDuplicates)} ")
             .Append(CultureInfo.InvariantCulture, $"downtime={downtime.TotalSeconds:F1}s drained-in={drained.TotalSeconds:F1}s sim-behind={summary.Behind}")
             .ToString();
+
+    private static string Figure(double? value) => value is { } v ? v.ToString("0", CultureInfo.InvariantCulture) : "n/a";
 }
