@@ -41,8 +41,10 @@ public sealed partial class ShardHost : IHostedService, IAsyncDisposable
     private readonly CancellationTokenSource _stopSweeps = new();
     private readonly SemaphoreSlim _sweepGate = new(1, 1);
     private readonly Meter _meter;
+    private readonly NpgsqlDataSource _dataSource;
     private DateTimeOffset _lastSnapshotAt;
     private Task _sweepLoop = Task.CompletedTask;
+    private Task _restore = Task.CompletedTask;
     private int _state;
 
     public ShardHost(
@@ -64,6 +66,7 @@ public sealed partial class ShardHost : IHostedService, IAsyncDisposable
 
         _timeProvider = timeProvider;
         _logger = logger;
+        _dataSource = dataSource;
         _store = new VehicleStateStore(dataSource);
         _meter = FleetMeter.Create(meterFactory);
         _batcher = new PositionBatcher(writer, dataSource, _options, timeProvider, _health, logger, SiloMetrics.CreateCopyDuration(_meter));
@@ -118,6 +121,7 @@ public sealed partial class ShardHost : IHostedService, IAsyncDisposable
         }
 
         _sweepLoop = Task.Run(() => SweepLoopAsync(_stopSweeps.Token), CancellationToken.None);
+        _restore = Task.Run(() => RestoreAsync(_stopSweeps.Token), CancellationToken.None);
         LogStarted(_logger, _shards.Length, _options.MaxBatchRows, _options.FlushInterval.TotalMilliseconds);
         return Task.CompletedTask;
     }
@@ -252,6 +256,7 @@ public sealed partial class ShardHost : IHostedService, IAsyncDisposable
 
         await _stopSweeps.CancelAsync();
         await _sweepLoop;
+        await _restore;
         await using (cancellationToken.Register(_abort.Cancel))
         {
             // A manual sweep may hold the gate while its shards are stuck; the stop token must end that wait too.
@@ -363,6 +368,64 @@ public sealed partial class ShardHost : IHostedService, IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// After a restart (a crash included) activates every vehicle that has a stored snapshot, so the live state is
+    /// back at once and the sweep keeps judging vehicles that never report again (offline, parked). Runs beside the
+    /// traffic: a report that activates a grain first simply wins. Retries while the database is unreachable.
+    /// </summary>
+    private async Task RestoreAsync(CancellationToken cancellationToken)
+    {
+        var started = _timeProvider.GetTimestamp();
+        var delay = TimeSpan.FromMilliseconds(100);
+        try
+        {
+            List<long> ids;
+            while (true)
+            {
+                try
+                {
+                    ids = await ListSnapshotVehiclesAsync(cancellationToken);
+                    break;
+                }
+                catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException)
+                {
+                    LogRestoreRetry(_logger, delay.TotalMilliseconds, ex);
+                    await Task.Delay(delay, _timeProvider, cancellationToken);
+                    delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, _options.StoreRetryMaxDelay.Ticks));
+                }
+            }
+
+            var commands = new Task[ids.Count];
+            for (var i = 0; i < ids.Count; i++)
+            {
+                var command = new ActivateCommand(ids[i]);
+                commands[i] = command.Task;
+                await _shards[ShardOf(ids[i], _shards.Length)].Writer.WriteAsync(new ShardMessage(default, null, command), cancellationToken);
+            }
+
+            await Task.WhenAll(commands).WaitAsync(cancellationToken);
+            var elapsed = _timeProvider.GetElapsedTime(started);
+            LogRestored(_logger, ids.Count, elapsed.TotalMilliseconds);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or ChannelClosedException)
+        {
+            // Stopping before the restore finished; the grains still activate on their next report.
+        }
+    }
+
+    private async Task<List<long>> ListSnapshotVehiclesAsync(CancellationToken cancellationToken)
+    {
+        await using var command = _dataSource.CreateCommand("SELECT vehicle_id FROM vehicle_state");
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var ids = new List<long>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            ids.Add(reader.GetInt64(0));
+        }
+
+        return ids;
+    }
+
     /// <summary>One statement for all snapshots; a failure leaves the grains dirty for the next round.</summary>
     private async Task<int> SaveSnapshotsAsync(List<(VehicleGrain Grain, StoredSnapshot Snapshot)> snapshots, CancellationToken cancellationToken)
     {
@@ -437,6 +500,12 @@ public sealed partial class ShardHost : IHostedService, IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Shard host started: {Shards} shards, batches of up to {MaxBatchRows} rows every {FlushIntervalMs} ms")]
     private static partial void LogStarted(ILogger logger, int shards, int maxBatchRows, double flushIntervalMs);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Restored {Count} vehicles from their stored snapshots in {ElapsedMs:F0} ms")]
+    private static partial void LogRestored(ILogger logger, int count, double elapsedMs);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Listing the stored snapshots to restore failed; retrying in {DelayMs} ms")]
+    private static partial void LogRestoreRetry(ILogger logger, double delayMs, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Shard host stopped; queues drained and snapshots written")]
     private static partial void LogStopped(ILogger logger);

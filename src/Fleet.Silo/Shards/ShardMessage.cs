@@ -32,3 +32,9 @@ internal sealed class SweepCommand(bool collectSnapshots) : ShardCommand
 
     public List<(VehicleGrain Grain, StoredSnapshot Snapshot)> Snapshots { get; } = [];
 }
+
+/// <summary>Activates a vehicle's grain from its stored snapshot and does nothing else (the restore on start).</summary>
+internal sealed class ActivateCommand(long vehicleId) : ShardCommand
+{
+    public override long? VehicleId => vehicleId;
+}

@@ -323,6 +323,9 @@ internal sealed partial class VehicleShard
             case SweepCommand sweep:
                 Sweep(sweep, nowMs);
                 break;
+            case ActivateCommand:
+                // Activated before the commands run, which published its restored live state: nothing more to do.
+                break;
             default:
                 throw new InvalidOperationException($"Unknown shard command {command.GetType().Name}");
         }

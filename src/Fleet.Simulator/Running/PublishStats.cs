@@ -39,7 +39,8 @@ public sealed class PublishStats
         }
     }
 
-    public void Completed(MqttPublishResult result, int reports)
+    /// <summary>Counts the outcome; true when the publish was acknowledged with success.</summary>
+    public bool Completed(MqttPublishResult result, int reports)
     {
         if (result.IsSuccess)
         {
@@ -48,11 +49,12 @@ public sealed class PublishStats
             {
                 Interlocked.Add(ref _reportsAcked, reports);
             }
+
+            return true;
         }
-        else
-        {
-            Failed($"PUBACK {result.ReasonName}{(result.ReasonString is null ? "" : $": {result.ReasonString}")}");
-        }
+
+        Failed($"PUBACK {result.ReasonName}{(result.ReasonString is null ? "" : $": {result.ReasonString}")}");
+        return false;
     }
 
     public void Failed(string reason)
@@ -77,16 +79,17 @@ public sealed class PublishStats
     /// <summary>The largest lag since the previous call.</summary>
     public long TakeMaxLagMs() => Interlocked.Exchange(ref _maxLagMs, 0);
 
-    /// <summary>Counts the outcome of a QoS 1 publish when its acknowledgement arrives.</summary>
-    public async Task TrackAsync(ValueTask<MqttPublishResult> pending, int reports)
+    /// <summary>Counts the outcome of a QoS 1 publish when its acknowledgement arrives; true when it was acknowledged.</summary>
+    public async Task<bool> TrackAsync(ValueTask<MqttPublishResult> pending, int reports)
     {
         try
         {
-            Completed(await pending.ConfigureAwait(false), reports);
+            return Completed(await pending.ConfigureAwait(false), reports);
         }
         catch (Exception ex) when (ex is OperationCanceledException or MqttConnectionLostException or ObjectDisposedException or InvalidOperationException or IOException)
         {
             Failed(ex.Message);
+            return false;
         }
     }
 }

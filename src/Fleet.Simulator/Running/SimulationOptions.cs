@@ -44,7 +44,16 @@ public sealed record SimulationOptions
 
     /// <summary>A label for the stats lines ("simulate" or "bench").</summary>
     public string Label { get; init; } = "simulate";
+
+    /// <summary>
+    /// Called once per telemetry publish when its outcome is known, with a copy of the payload: lets a test account for
+    /// every report the broker acknowledged. Null (the default) costs nothing.
+    /// </summary>
+    public Action<TelemetryOutcome>? OnTelemetryOutcome { get; init; }
 }
+
+/// <summary>The fate of one telemetry publish: <paramref name="Acked"/> when the broker's PUBACK reported success.</summary>
+public readonly record struct TelemetryOutcome(string TerminalId, ReadOnlyMemory<byte> Payload, bool Acked);
 
 /// <summary>What a run did.</summary>
 /// <param name="Sent">Publishes handed to the client (telemetry and status).</param>

@@ -345,20 +345,30 @@ public sealed class SimulationRunner
             }
 
             _stats.Sending(message.Reports);
-            if (pending.IsCompleted)
+            var tracked = _stats.TrackAsync(pending, message.Reports);
+            if (telemetry && _options.OnTelemetryOutcome is { } observe)
             {
-                await _stats.TrackAsync(pending, message.Reports);
+                // The outbox buffer is reused on the next step: the observer gets its own copy.
+                tracked = ObserveAsync(tracked, new TelemetryOutcome(lane.Vehicle.Profile.TerminalId, outbox.Payload(message).ToArray(), false), observe);
             }
-            else if (client.InflightCount >= client.InflightLimit)
+
+            if (pending.IsCompleted || client.InflightCount >= client.InflightLimit)
             {
-                // The broker's window is full: wait here, so the schedule (not memory) absorbs the back-pressure.
-                await _stats.TrackAsync(pending, message.Reports);
+                // Completed, or the broker's window is full: wait here, so the schedule (not memory) absorbs the back-pressure.
+                await tracked;
             }
             else
             {
-                _ = _stats.TrackAsync(pending, message.Reports);
+                _ = tracked;
             }
         }
+    }
+
+    private static async Task<bool> ObserveAsync(Task<bool> tracked, TelemetryOutcome outcome, Action<TelemetryOutcome> observe)
+    {
+        var acked = await tracked.ConfigureAwait(false);
+        observe(outcome with { Acked = acked });
+        return acked;
     }
 
     private async Task DrainAsync(CancellationTokenSource abort)
