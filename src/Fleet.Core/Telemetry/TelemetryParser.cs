@@ -12,7 +12,10 @@ namespace Fleet.Core.Telemetry;
 public static class TelemetryParser
 {
     private const int MaxDepth = 16;
-    private const int MaxPropertyNameBytes = 16;
+
+    // The longest field name ("alarm") with every character escaped as \uXXXX. A longer raw name cannot unescape to a
+    // field name; one this long or shorter must be unescaped, or "\u0073\u0070\u0064":400 would slip past as unknown.
+    private const int MaxEscapedNameBytes = 5 * 6;
 
     /// <summary>Parses <paramref name="payload"/>; returns how many fixes were written to <paramref name="fixes"/>.</summary>
     /// <param name="nowMs">The receive time in epoch ms, against which <c>ts</c> is checked.</param>
@@ -196,7 +199,8 @@ public static class TelemetryParser
                     sats = ok ? (short)reader.GetInt32() : (short)-1;
                     break;
                 case Field.Hdop:
-                    ok = TryReadFinite(ref reader, out var d) && d >= 0;
+                    // Stored as real: 1e300 is a finite double but would become an infinite float.
+                    ok = TryReadFinite(ref reader, out var d) && d is >= 0 and <= float.MaxValue;
                     hdop = (float)d;
                     break;
                 case Field.Alarm:
@@ -316,7 +320,7 @@ public static class TelemetryParser
     /// <summary>Which protocol field the current property name is; escaped names are unescaped first.</summary>
     private static Field Identify(ref Utf8JsonReader reader)
     {
-        Span<byte> buffer = stackalloc byte[MaxPropertyNameBytes];
+        Span<byte> buffer = stackalloc byte[MaxEscapedNameBytes];
         scoped ReadOnlySpan<byte> name;
         if (!reader.ValueIsEscaped)
         {
