@@ -58,6 +58,31 @@ public static class ProcessTree
         return ticks / TicksPerSecond;
     }
 
+    /// <summary>
+    /// CPU seconds the whole machine has been busy (every core, all processes: user, nice, system, irq, softirq,
+    /// steal) since boot, from the first line of <c>/proc/stat</c>; null where there is none.
+    /// </summary>
+    public static double? MachineBusySeconds()
+    {
+        try
+        {
+            var line = File.ReadLines("/proc/stat").First();
+            var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            // cpu user nice system idle iowait irq softirq steal
+            long busy = 0;
+            foreach (var index in new[] { 1, 2, 3, 6, 7, 8 })
+            {
+                busy += long.Parse(fields[index], CultureInfo.InvariantCulture);
+            }
+
+            return busy / TicksPerSecond;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Resident set size of one process in bytes (VmRSS), or null when it is gone.</summary>
     public static long? RssBytes(int pid) => ReadStatusKilobytes(pid, "VmRSS:") * 1024;
 

@@ -64,6 +64,9 @@ public sealed record SuiteOptions
     /// <summary>The latency a step may not exceed at p99 to count as sustained.</summary>
     public TimeSpan LatencyLimit { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>A pause before each run, for the platform to finish the previous one.</summary>
+    public TimeSpan Settle { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Free text for the report: the machine, what else ran on it.</summary>
     public string? Note { get; init; }
 
@@ -80,6 +83,7 @@ public sealed record SuiteOptions
             CeilingDuration = TimeSpan.FromSeconds(8),
             RampStepDuration = TimeSpan.FromSeconds(8),
             RampMaxSteps = 8,
+            Settle = TimeSpan.FromSeconds(5),
         };
     }
 }

@@ -127,11 +127,20 @@ public static class SuiteReport
                 $"broker ceiling (same payloads, {baseline.Paced.Vehicles} vehicles, QoS 1, do-nothing subscriber): {baseline.CeilingRate:F0} msg/s; Mosquitto {F2(baseline.CeilingMosquittoCores)} cores, publisher+subscriber {baseline.CeilingCores:F2} cores"));
         }
 
-        foreach (var scenario in result.Scenarios.Concat(result.Ramp?.Steps ?? []))
+        var runs = (result.Baseline is { } paced ? new[] { paced.Paced } : []).Concat(result.Scenarios).Concat(result.Ramp?.Steps ?? []);
+        foreach (var scenario in runs)
         {
             var cores = scenario.CpuCores;
             text.AppendLine(Invariant(
-                $"{scenario.Name}: cores used fleet {F2(cores.Fleet)}, mosquitto {F2(cores.Mosquitto)}, postgres {F2(cores.Postgres)}, generator+hub client {scenario.GeneratorCores:F2}{(scenario.Lost ? Invariant($"; LOST {scenario.Sent - scenario.Persisted}") : "")}{(scenario.GeneratorBehind > 0 ? Invariant($"; generator behind for {scenario.GeneratorBehind} reports") : "")}"));
+                $"{scenario.Name}: cores used fleet {F2(cores.Fleet)}, mosquitto {F2(cores.Mosquitto)}, postgres {F2(cores.Postgres)}, generator+hub client {scenario.GeneratorCores:F2}; whole machine {F2(scenario.MachineCores)} of {Environment.ProcessorCount} ({F2(Others(scenario))} by other processes){(scenario.Lost ? Invariant($"; LOST {scenario.Sent - scenario.Persisted}") : "")}"));
+        }
+
+        foreach (var scenario in result.Scenarios.Concat(result.Ramp?.Steps ?? []))
+        {
+            foreach (var note in scenario.Notes)
+            {
+                text.AppendLine(CultureInfo.InvariantCulture, $"{scenario.Name}: {note}");
+            }
         }
 
         if (result.Ramp is { } ramp)
@@ -260,6 +269,9 @@ public static class SuiteReport
         svg.Append("</svg>");
         return svg.ToString();
     }
+
+    private static double? Others(ScenarioResult s) =>
+        s.MachineCores is { } machine ? Math.Max(0, machine - (s.CpuCores.Fleet ?? 0) - (s.CpuCores.Mosquitto ?? 0) - (s.CpuCores.Postgres ?? 0) - s.GeneratorCores) : null;
 
     private static string F2(double? value) => value is { } v ? v.ToString("F2", CultureInfo.InvariantCulture) : "-";
 

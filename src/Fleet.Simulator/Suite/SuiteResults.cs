@@ -44,6 +44,9 @@ public sealed record ScenarioResult
     public long GeneratorBehind { get; init; }
     public double GeneratorCores { get; init; }
 
+    /// <summary>Cores busy on the whole machine over the window: more than the parts above means something else ran too.</summary>
+    public double? MachineCores { get; init; }
+
     public bool Lost => Persisted != Sent;
     public IReadOnlyList<string> Notes { get; init; } = [];
 }
