@@ -19,6 +19,9 @@ public sealed class BenchSuite : IAsyncDisposable
 {
     private static readonly TimeSpan FrameGrace = TimeSpan.FromSeconds(3);
 
+    /// <summary>The ramp looks no lower than this for a rate it can start from.</summary>
+    private const double MinimumRampRate = 500;
+
     private readonly SuiteOptions _options;
     private readonly TextWriter _output;
     private readonly NpgsqlDataSource _db;
@@ -162,6 +165,14 @@ public sealed class BenchSuite : IAsyncDisposable
             var result = await RunScenarioAsync(name, vehicles, interval, warmup, _options.RampStepDuration, baseline: false, ct);
             steps.Add(result);
             var failure = RampFailure(result, rate);
+            if (failure is not null && sustained == 0 && rate / 2 >= MinimumRampRate)
+            {
+                // Nothing sustained yet: the start was already too high for this machine; look below it instead.
+                Log($"ramp: {rate:F0}/s not sustained ({failure}); trying {rate / 2:F0}/s");
+                rate /= 2;
+                continue;
+            }
+
             if (failure is not null)
             {
                 reason = $"step {step} ({rate:F0}/s): {failure}";
