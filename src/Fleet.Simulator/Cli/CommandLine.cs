@@ -39,6 +39,8 @@ public static class CommandLineParser
                 Usage:
                   Fleet.Simulator simulate --credentials .fleet/demo-credentials.json [options]
                   Fleet.Simulator bench --vehicles N (--rate R | --interval I) --username fleet-simulator [options]
+                  Fleet.Simulator suite --credentials FILE --db CONNSTRING --hub URL [options]   (the benchmark
+                                            scenarios of ./fleet bench; suite --help lists its options)
 
                 Connection:
                   --host HOST               broker host (127.0.0.1)
@@ -125,7 +127,7 @@ public static class CommandLineParser
         };
         if (command is null)
         {
-            error = $"Unknown command '{args[0]}': use simulate or bench.";
+            error = $"Unknown command '{args[0]}': use simulate, bench or suite.";
             return false;
         }
 

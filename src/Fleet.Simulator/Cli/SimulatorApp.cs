@@ -12,6 +12,11 @@ public static class SimulatorApp
     public static async Task<int> RunAsync(IReadOnlyList<string> args, TextWriter output, Func<string, string?> environment, CancellationToken stop)
     {
         ArgumentNullException.ThrowIfNull(output);
+        if (args.Count > 0 && args[0] == Suite.SuiteCommand.Name)
+        {
+            return await Suite.SuiteCommand.RunAsync(args, output, environment, stop);
+        }
+
         if (!CommandLineParser.TryParse(args, environment, out var command, out var error))
         {
             await output.WriteLineAsync($"error: {error}\nRun with --help for the options.");

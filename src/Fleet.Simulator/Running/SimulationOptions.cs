@@ -42,6 +42,9 @@ public sealed record SimulationOptions
 
     public BehaviourSettings Behaviour { get; init; } = BehaviourSettings.Default;
 
+    /// <summary>Topics are {prefix}/{terminal id}/telemetry|status; the benchmark's broker baseline uses its own prefix.</summary>
+    public string TopicPrefix { get; init; } = "fleet/v1";
+
     /// <summary>A label for the stats lines ("simulate" or "bench").</summary>
     public string Label { get; init; } = "simulate";
 

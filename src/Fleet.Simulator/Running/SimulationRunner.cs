@@ -176,7 +176,7 @@ public sealed class SimulationRunner
         for (var i = 0; i < vehicles.Count; i++)
         {
             var id = vehicles[i].Profile.TerminalId;
-            lanes[i] = new Lane(vehicles[i], Encoding.UTF8.GetBytes($"fleet/v1/{id}/telemetry"), Encoding.UTF8.GetBytes($"fleet/v1/{id}/status"));
+            lanes[i] = new Lane(vehicles[i], Encoding.UTF8.GetBytes($"{_options.TopicPrefix}/{id}/telemetry"), Encoding.UTF8.GetBytes($"{_options.TopicPrefix}/{id}/status"));
         }
 
         var own = Math.Min(vehicles.Count, _options.OwnConnections);

@@ -62,7 +62,7 @@ export class RowReader {
     }
     const state = row[i.state];
     const acc = row[i.acc];
-    return make(id, lat, lon, row[i.spd] ?? null, row[i.hdg] ?? null, toStateCode(state), acc === null || acc === undefined ? null : acc === 1, ts * 1000, row[i.online] === 1);
+    return make(id, lat, lon, row[i.spd] ?? null, row[i.hdg] ?? null, toStateCode(state), acc === null || acc === undefined ? null : acc === 1, ts, row[i.online] === 1);
   }
 }
 

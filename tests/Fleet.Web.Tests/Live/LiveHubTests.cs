@@ -48,10 +48,10 @@ public sealed class LiveHubTests(LiveFleet fleet) : IClassFixture<LiveFleet>
         var byId = body.GetProperty("rows").EnumerateArray().ToDictionary(r => r[0].GetInt64());
         Assert.Equal(new[] { a, b, c }.Order(), byId.Keys.Order());
 
-        Assert.Equal($"[{a},40.841235,111.749877,42.4,271,0,1,{moving.Fix.Ts / 1000},1]", byId[a].GetRawText());
+        Assert.Equal($"[{a},40.841235,111.749877,42.4,271,0,1,{moving.Fix.Ts},1]", byId[a].GetRawText());
         // Unreported speed, heading and ignition are null; the grain judges motion from the distance covered instead.
-        Assert.Equal($"[{b},40.85,111.76,null,null,0,null,{sparse.Fix.Ts / 1000},1]", byId[b].GetRawText());
-        Assert.Equal($"[{c},40.86,111.77,0,0,1,0,{stopped.Fix.Ts / 1000},1]", byId[c].GetRawText());
+        Assert.Equal($"[{b},40.85,111.76,null,null,0,null,{sparse.Fix.Ts},1]", byId[b].GetRawText());
+        Assert.Equal($"[{c},40.86,111.77,0,0,1,0,{stopped.Fix.Ts},1]", byId[c].GetRawText());
         Log($"frame of 3 rows: {frame.Bytes} bytes on the wire, {BytesPerRow(body.GetProperty("rows")):F1} bytes per row");
     }
 

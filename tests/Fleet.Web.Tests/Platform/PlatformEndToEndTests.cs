@@ -55,10 +55,10 @@ public sealed class PlatformEndToEndTests(CoHostedPlatform platform) : IClassFix
         }
 
         // Frames carry the changed vehicles as [id, lat, lon, spd, hdg, state, acc, ts, online]; the newest row per
-        // vehicle must be its last report, in seconds.
+        // vehicle must be its last report, in epoch ms.
         var framed = new Dictionary<long, JsonElement>();
         var frameDeadline = DateTime.UtcNow.AddSeconds(15);
-        while (DateTime.UtcNow < frameDeadline && !ids.All(id => framed.TryGetValue(id, out var row) && row[7].GetInt64() == last / 1000))
+        while (DateTime.UtcNow < frameDeadline && !ids.All(id => framed.TryGetValue(id, out var row) && row[7].GetInt64() == last))
         {
             var frame = await hub.NextAsync("frame", TimeSpan.FromSeconds(2), Ct);
             foreach (var row in frame?.Arguments[0].GetProperty("rows").EnumerateArray() ?? Enumerable.Empty<JsonElement>())
@@ -70,7 +70,7 @@ public sealed class PlatformEndToEndTests(CoHostedPlatform platform) : IClassFix
         foreach (var id in ids)
         {
             Assert.True(framed.TryGetValue(id, out var row), $"no hub frame for vehicle {id}");
-            Assert.Equal(last / 1000, row[7].GetInt64());
+            Assert.Equal(last, row[7].GetInt64());
             Assert.Equal(0, row[5].GetInt32()); // moving: 42.5 km/h
         }
 

@@ -1,0 +1,295 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.WebSockets;
+using System.Text;
+using System.Text.Json;
+
+namespace Fleet.Simulator.Suite;
+
+/// <summary>
+/// The benchmark's map: one SignalR JSON-protocol client on <c>/hubs/live</c>, signed in and subscribed to every
+/// vehicle. For each row of each <c>frame</c> it records the latency from the row's report <c>ts</c> (epoch ms) to
+/// the frame's arrival, when a measurement is open and the ts falls in its window; it also counts frames and bytes.
+/// </summary>
+public sealed class HubFeed : IAsyncDisposable
+{
+    private const byte RecordSeparator = 0x1e;
+    private const string HubPath = "/hubs/live";
+
+    private readonly ClientWebSocket _socket = new();
+    private readonly CancellationTokenSource _stop = new();
+    private readonly TaskCompletionSource<JsonElement> _subscribed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Task _receive = Task.CompletedTask;
+    private Task _ping = Task.CompletedTask;
+    private HubMeasurement? _measurement;
+    private int _idIndex;
+    private int _tsIndex = 7;
+
+    private HubFeed()
+    {
+    }
+
+    /// <summary>Snapshot rows received on subscribe.</summary>
+    public int SnapshotRows { get; private set; }
+
+    /// <summary>Why the connection ended, if it did.</summary>
+    public string? Failure { get; private set; }
+
+    /// <summary>Signs in, connects, subscribes to <c>{kind: "all"}</c> and waits for the snapshot.</summary>
+    public static async Task<HubFeed> ConnectAsync(Uri baseAddress, string username, string password, CancellationToken ct)
+    {
+        var cookies = new CookieContainer();
+        using var http = new HttpClient(new HttpClientHandler { CookieContainer = cookies, UseCookies = true }) { BaseAddress = baseAddress };
+        using (var login = await http.PostAsJsonAsync("/api/auth/login", new LoginBody(username, password), ct))
+        {
+            if (!login.IsSuccessStatusCode)
+            {
+                throw new InvalidOperationException($"hub login as {username} answered {(int)login.StatusCode}");
+            }
+        }
+
+        string token;
+        using (var negotiate = await http.PostAsync(new Uri($"{HubPath}/negotiate?negotiateVersion=1", UriKind.Relative), null, ct))
+        {
+            negotiate.EnsureSuccessStatusCode();
+            using var body = JsonDocument.Parse(await negotiate.Content.ReadAsStringAsync(ct));
+            token = body.RootElement.GetProperty("connectionToken").GetString() ?? throw new InvalidOperationException("negotiate gave no token");
+        }
+
+        var feed = new HubFeed();
+        try
+        {
+            feed._socket.Options.SetRequestHeader("Cookie", cookies.GetCookieHeader(baseAddress));
+            var socketUri = new UriBuilder(new Uri(baseAddress, HubPath)) { Scheme = baseAddress.Scheme == "https" ? "wss" : "ws", Query = "id=" + Uri.EscapeDataString(token) }.Uri;
+            await feed._socket.ConnectAsync(socketUri, ct);
+            await feed.SendAsync("""{"protocol":"json","version":1}"""u8.ToArray(), ct);
+            feed._receive = Task.Run(() => feed.ReceiveLoopAsync(feed._stop.Token), CancellationToken.None);
+            await feed.SendAsync("""{"type":1,"invocationId":"1","target":"Subscribe","arguments":[{"kind":"all"}]}"""u8.ToArray(), ct);
+            var snapshot = await feed._subscribed.Task.WaitAsync(TimeSpan.FromSeconds(60), ct);
+            var fields = snapshot.GetProperty("fields").EnumerateArray().Select(f => f.GetString()).ToList();
+            feed._idIndex = fields.IndexOf("id");
+            feed._tsIndex = fields.IndexOf("ts");
+            if (feed._idIndex < 0 || feed._tsIndex < 0)
+            {
+                throw new InvalidOperationException("the live snapshot has no id or ts field");
+            }
+
+            feed.SnapshotRows = snapshot.GetProperty("rows").GetArrayLength();
+            feed._ping = Task.Run(() => feed.PingLoopAsync(feed._stop.Token), CancellationToken.None);
+            return feed;
+        }
+        catch
+        {
+            await feed.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Starts counting: rows whose ts is in [fromMs, toMs) give latency samples from now on.</summary>
+    public HubMeasurement Begin(long fromMs, long toMs)
+    {
+        var measurement = new HubMeasurement(fromMs, toMs, Environment.TickCount64);
+        Volatile.Write(ref _measurement, measurement);
+        return measurement;
+    }
+
+    /// <summary>Stops counting; the measurement's figures are final once this returns.</summary>
+    public void End(HubMeasurement measurement)
+    {
+        ArgumentNullException.ThrowIfNull(measurement);
+        // The receive loop holds the measurement's lock while it records: taking it here waits out a frame in progress.
+        lock (measurement)
+        {
+            Interlocked.CompareExchange(ref _measurement, null, measurement);
+            measurement.EndedAt = Environment.TickCount64;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        if (_socket.State == WebSocketState.Open)
+        {
+            try
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+                await _socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, timeout.Token);
+            }
+            catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
+            {
+                // The server went first.
+            }
+        }
+
+        _socket.Abort();
+        await Task.WhenAll(_receive, _ping).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        _socket.Dispose();
+        _stop.Dispose();
+    }
+
+    private async Task SendAsync(byte[] json, CancellationToken ct)
+    {
+        var record = new byte[json.Length + 1];
+        json.CopyTo(record, 0);
+        record[^1] = RecordSeparator;
+        await _socket.SendAsync(record, WebSocketMessageType.Text, endOfMessage: true, ct);
+    }
+
+    private async Task PingLoopAsync(CancellationToken ct)
+    {
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(10), ct);
+                await SendAsync("""{"type":6}"""u8.ToArray(), ct);
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or ObjectDisposedException)
+        {
+            // Closed.
+        }
+    }
+
+    private async Task ReceiveLoopAsync(CancellationToken ct)
+    {
+        var pending = new ArrayBufferWriter<byte>(256 * 1024);
+        var chunk = new byte[64 * 1024];
+        var handshakeDone = false;
+        try
+        {
+            while (true)
+            {
+                var received = await _socket.ReceiveAsync(chunk, ct);
+                if (received.MessageType == WebSocketMessageType.Close)
+                {
+                    Failure ??= "the hub closed the connection";
+                    break;
+                }
+
+                pending.Write(chunk.AsSpan(0, received.Count));
+                var buffer = pending.WrittenSpan;
+                var consumed = 0;
+                int end;
+                while ((end = buffer[consumed..].IndexOf(RecordSeparator)) >= 0)
+                {
+                    var record = buffer.Slice(consumed, end);
+                    if (!handshakeDone)
+                    {
+                        handshakeDone = true;
+                    }
+                    else
+                    {
+                        Dispatch(record);
+                    }
+
+                    consumed += end + 1;
+                }
+
+                if (consumed > 0)
+                {
+                    var rest = buffer[consumed..].ToArray();
+                    pending.ResetWrittenCount();
+                    pending.Write(rest);
+                }
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or ObjectDisposedException or JsonException)
+        {
+            if (!ct.IsCancellationRequested)
+            {
+                Failure ??= ex.Message;
+            }
+        }
+        finally
+        {
+            _subscribed.TrySetException(new InvalidOperationException(Failure ?? "the hub connection closed"));
+        }
+    }
+
+    private void Dispatch(ReadOnlySpan<byte> record)
+    {
+        var arrivedMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var reader = new Utf8JsonReader(record);
+        using var document = JsonDocument.ParseValue(ref reader);
+        var root = document.RootElement;
+        var type = root.GetProperty("type").GetInt32();
+        if (type == 3)
+        {
+            if (root.TryGetProperty("error", out var error))
+            {
+                _subscribed.TrySetException(new InvalidOperationException($"Subscribe failed: {error.GetString()}"));
+            }
+            else
+            {
+                _subscribed.TrySetResult(root.GetProperty("result").Clone());
+            }
+
+            return;
+        }
+
+        if (type == 7)
+        {
+            Failure = root.TryGetProperty("error", out var closeError) ? closeError.GetString() : "the hub closed the connection";
+            return;
+        }
+
+        if (type != 1 || !root.TryGetProperty("target", out var target) || !target.ValueEquals("frame"u8))
+        {
+            return;
+        }
+
+        var measurement = Volatile.Read(ref _measurement);
+        if (measurement is null)
+        {
+            return;
+        }
+
+        lock (measurement)
+        {
+            if (measurement.EndedAt is not null)
+            {
+                return;
+            }
+
+            measurement.Frames++;
+            measurement.Bytes += record.Length + 1;
+            foreach (var row in root.GetProperty("arguments")[0].GetProperty("rows").EnumerateArray())
+            {
+                measurement.Rows++;
+                var ts = row[_tsIndex].GetInt64();
+                if (ts >= measurement.FromMs && ts < measurement.ToMs)
+                {
+                    measurement.Latency.Record(arrivedMs - ts);
+                }
+            }
+        }
+    }
+
+    private sealed record LoginBody(string Username, string Password);
+}
+
+/// <summary>What the hub client saw during one measurement window.</summary>
+public sealed class HubMeasurement(long fromMs, long toMs, long startedAt)
+{
+    public long FromMs { get; } = fromMs;
+    public long ToMs { get; } = toMs;
+    public long StartedAt { get; } = startedAt;
+    public long? EndedAt { get; internal set; }
+    public long Frames { get; internal set; }
+    public long Bytes { get; internal set; }
+    public long Rows { get; internal set; }
+    public LatencyHistogram Latency { get; } = new();
+
+    /// <summary>Frames and bytes so far, read consistently with the receive loop.</summary>
+    public (long Frames, long Bytes) Counters()
+    {
+        lock (this)
+        {
+            return (Frames, Bytes);
+        }
+    }
+
+    public double Seconds => ((EndedAt ?? Environment.TickCount64) - StartedAt) / 1000.0;
+}
