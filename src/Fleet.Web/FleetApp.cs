@@ -50,6 +50,7 @@ public static class FleetApp
         app.UseFleetUi();
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseSessionAntiforgery();
         app.UseRateLimiter();
         app.MapHealthApi();
         app.MapMetricsApi();

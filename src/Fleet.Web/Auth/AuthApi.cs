@@ -89,7 +89,7 @@ public static partial class AuthApi
     public static IEndpointRouteBuilder MapAuthApi(this IEndpointRouteBuilder endpoints)
     {
         var auth = endpoints.MapGroup("/api/auth");
-        auth.MapPost("/login", LoginAsync).AllowAnonymous().RequireRateLimiting(LoginRateLimit);
+        auth.MapPost("/login", LoginAsync).AllowAnonymous().RequireRateLimiting(LoginRateLimit).WithoutSessionAntiforgery();
         auth.MapPost("/logout", LogoutAsync).AllowAnonymous();
         auth.MapGet("/me", Me).RequireAuthorization(FleetPolicies.Registry);
         return endpoints;
@@ -124,7 +124,9 @@ public static partial class AuthApi
         {
             case LoginOutcome.Succeeded(var account):
                 var user = new CurrentUser(account.Username, account.DisplayName, account.Role, account.DepartmentId, account.RegionId, account.Locale);
-                await http.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, CreatePrincipal(account.Id, user));
+                var principal = CreatePrincipal(account.Id, user);
+                await http.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, principal);
+                SessionAntiforgery.Issue(http.Response, principal);
                 return TypedResults.Ok(user);
             case LoginOutcome.LockedOut(var until):
                 var local = TimeZoneInfo.ConvertTime(until, ShanghaiTime.Zone);
@@ -152,13 +154,19 @@ public static partial class AuthApi
         return TypedResults.NoContent();
     }
 
-    private static Ok<CurrentUser> Me(ClaimsPrincipal principal) => TypedResults.Ok(new CurrentUser(
+    private static Ok<CurrentUser> Me(ClaimsPrincipal principal, HttpResponse response)
+    {
+        SessionAntiforgery.Issue(response, principal);
+        return TypedResults.Ok(CurrentUserOf(principal));
+    }
+
+    private static CurrentUser CurrentUserOf(ClaimsPrincipal principal) => new(
         principal.FindFirstValue(ClaimTypes.Name) ?? "",
         principal.FindFirstValue(FleetClaims.DisplayName) ?? "",
         principal.FindFirstValue(ClaimTypes.Role) ?? "",
         ParseOptional(principal.FindFirstValue(FleetClaims.DepartmentId)),
         ParseOptional(principal.FindFirstValue(FleetClaims.RegionId)),
-        principal.FindFirstValue(FleetClaims.Locale) ?? "zh-CN"));
+        principal.FindFirstValue(FleetClaims.Locale) ?? "zh-CN");
 
     private static ClaimsPrincipal CreatePrincipal(int userId, CurrentUser user)
     {
@@ -169,6 +177,7 @@ public static partial class AuthApi
             new(ClaimTypes.Role, user.Role),
             new(FleetClaims.DisplayName, user.DisplayName),
             new(FleetClaims.Locale, user.Locale),
+            SessionAntiforgery.NewClaim(),
         };
         if (user.DepartmentId is { } department)
         {
