@@ -52,6 +52,7 @@ public static class FleetApp
         app.UseFleetUi();
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseSessionAntiforgery();
         app.UseRateLimiter();
         app.MapHealthApi();
         app.MapMetricsApi();

@@ -57,7 +57,7 @@ internal sealed class FleetHost : IAsyncDisposable
     public HttpClient CreateSessionClient()
     {
         var handler = new HttpClientHandler { CookieContainer = new CookieContainer(), UseCookies = true, AllowAutoRedirect = false };
-        var client = new HttpClient(handler) { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        var client = new HttpClient(new Security.AntiforgeryTokenHandler(handler)) { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
         _sessions.Add(client);
         return client;
     }

@@ -63,6 +63,13 @@ public sealed class FieldErrors
             return null;
         }
 
+        // PostgreSQL text cannot hold NUL (the query would fail), and no name, plate or id has control characters.
+        if (trimmed.Any(char.IsControl))
+        {
+            Add(field, "Must not contain control characters.");
+            return null;
+        }
+
         return trimmed;
     }
 
@@ -75,7 +82,7 @@ public sealed class FieldErrors
 
         if (!ShanghaiTime.TryParseIso(raw, out var value))
         {
-            Add(field, "Must be an ISO-8601 date or date-time, e.g. 2026-11-22T08:00:00+08:00 (no offset means Asia/Shanghai).");
+            Add(field, $"Must be an ISO-8601 date or date-time from {ShanghaiTime.MinYear} to {ShanghaiTime.MaxYear}, e.g. 2026-11-22T08:00:00+08:00 (no offset means Asia/Shanghai).");
             return null;
         }
 

@@ -6,16 +6,27 @@ namespace Fleet.Web.Api;
 /// <summary>Asia/Shanghai, the time of every rule and report, and ISO-8601 parsing of query times.</summary>
 public static partial class ShanghaiTime
 {
+    /// <summary>
+    /// The years a query time may have. Outside them there are no reports, and the arithmetic near the ends of
+    /// <see cref="DateTimeOffset"/> (a default range of a day after 9999-12-31, an offset before year 1) would throw.
+    /// </summary>
+    public const int MinYear = 1970;
+
+    public const int MaxYear = 2999;
+
     public static readonly TimeZoneInfo Zone = FindZone();
 
     /// <summary>
     /// Parses an ISO-8601 date or date-time. With <c>Z</c> or an offset it is that instant; without one it is a
-    /// wall-clock time in Asia/Shanghai, because that is what the zh-CN UI means by "08:00".
+    /// wall-clock time in Asia/Shanghai, because that is what the zh-CN UI means by "08:00". The year, as written
+    /// (before any offset is applied), must be from <see cref="MinYear"/> to <see cref="MaxYear"/>.
     /// </summary>
     public static bool TryParseIso(string raw, out DateTimeOffset value)
     {
         value = default;
         if (!IsoShape().IsMatch(raw)
+            || !int.TryParse(raw.AsSpan(0, 4), NumberStyles.None, CultureInfo.InvariantCulture, out var year)
+            || year is < MinYear or > MaxYear
             || !DateTime.TryParse(raw, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal, out var parsed))
         {
             return false;

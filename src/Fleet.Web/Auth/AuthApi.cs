@@ -90,7 +90,7 @@ public static partial class AuthApi
     public static IEndpointRouteBuilder MapAuthApi(this IEndpointRouteBuilder endpoints)
     {
         var auth = endpoints.MapGroup("/api/auth");
-        auth.MapPost("/login", LoginAsync).AllowAnonymous().RequireRateLimiting(LoginRateLimit);
+        auth.MapPost("/login", LoginAsync).AllowAnonymous().RequireRateLimiting(LoginRateLimit).WithoutSessionAntiforgery();
         auth.MapPost("/logout", LogoutAsync).AllowAnonymous();
         auth.MapGet("/me", Me).RequireAuthorization(FleetPolicies.Registry);
         return endpoints;
@@ -127,7 +127,9 @@ public static partial class AuthApi
         {
             case LoginOutcome.Succeeded(var account):
                 var user = new CurrentUser(account.Username, account.DisplayName, account.Role, account.DepartmentId, account.RegionId, account.Locale);
-                await http.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, CreatePrincipal(account.Id, user));
+                var principal = CreatePrincipal(account.Id, user);
+                await http.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, principal);
+                SessionAntiforgery.Issue(http.Response, principal);
                 return TypedResults.Ok(user);
             case LoginOutcome.LockedOut(var until, _):
                 var local = TimeZoneInfo.ConvertTime(until, ShanghaiTime.Zone);
@@ -174,13 +176,19 @@ public static partial class AuthApi
         };
     }
 
-    private static Ok<CurrentUser> Me(ClaimsPrincipal principal) => TypedResults.Ok(new CurrentUser(
+    private static Ok<CurrentUser> Me(ClaimsPrincipal principal, HttpResponse response)
+    {
+        SessionAntiforgery.Issue(response, principal);
+        return TypedResults.Ok(CurrentUserOf(principal));
+    }
+
+    private static CurrentUser CurrentUserOf(ClaimsPrincipal principal) => new(
         principal.FindFirstValue(ClaimTypes.Name) ?? "",
         principal.FindFirstValue(FleetClaims.DisplayName) ?? "",
         principal.FindFirstValue(ClaimTypes.Role) ?? "",
         ParseOptional(principal.FindFirstValue(FleetClaims.DepartmentId)),
         ParseOptional(principal.FindFirstValue(FleetClaims.RegionId)),
-        principal.FindFirstValue(FleetClaims.Locale) ?? "zh-CN"));
+        principal.FindFirstValue(FleetClaims.Locale) ?? "zh-CN");
 
     private static ClaimsPrincipal CreatePrincipal(int userId, CurrentUser user)
     {
@@ -191,6 +199,7 @@ public static partial class AuthApi
             new(ClaimTypes.Role, user.Role),
             new(FleetClaims.DisplayName, user.DisplayName),
             new(FleetClaims.Locale, user.Locale),
+            SessionAntiforgery.NewClaim(),
         };
         if (user.DepartmentId is { } department)
         {

@@ -39,8 +39,26 @@ export function setUnauthorizedHandler(handler: () => void): void {
   onUnauthorized = handler;
 }
 
+/** The header a cookie session's state changes must carry (src/Fleet.Web/Auth/SessionAntiforgery.cs). */
+const antiforgeryHeader = "X-Fleet-Antiforgery";
+
+// The session's antiforgery token, from the login or /api/auth/me response. Kept in memory only: a reload asks /me again.
+let antiforgeryToken: string | null = null;
+
+function isUnsafe(method: string): boolean {
+  return !["GET", "HEAD", "OPTIONS", "TRACE"].includes(method.toUpperCase());
+}
+
+/** Remembers the token whenever a response hands one out (login, /me). */
+function keepAntiforgeryToken(response: Response): void {
+  const token = response.headers.get(antiforgeryHeader);
+  if (token) {
+    antiforgeryToken = token;
+  }
+}
+
 export interface RequestOptions {
-  method?: "GET" | "POST" | "PUT" | "DELETE";
+  method?: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
   body?: unknown;
   signal?: AbortSignal;
   /** Do not call the 401 handler (the login form and the first /me ask expect 401). */
@@ -48,19 +66,20 @@ export interface RequestOptions {
 }
 
 async function send(url: string, options: RequestOptions): Promise<Response> {
-  const init: RequestInit = {
-    method: options.method ?? "GET",
-    credentials: "same-origin",
-    headers: { Accept: "application/json, application/problem+json, application/geo+json" },
-    signal: options.signal,
-  };
+  const method = options.method ?? "GET";
+  const headers: Record<string, string> = { Accept: "application/json, application/problem+json, application/geo+json" };
+  const init: RequestInit = { method, credentials: "same-origin", headers, signal: options.signal };
   if (options.body !== undefined) {
     init.body = JSON.stringify(options.body);
-    (init.headers as Record<string, string>)["Content-Type"] = "application/json";
+    headers["Content-Type"] = "application/json";
+  }
+  if (isUnsafe(method) && antiforgeryToken) {
+    headers[antiforgeryHeader] = antiforgeryToken;
   }
   let response: Response;
   try {
     response = await fetch(url, init);
+    keepAntiforgeryToken(response);
   } catch (error) {
     if (error instanceof DOMException && error.name === "AbortError") {
       throw error;
@@ -101,6 +120,29 @@ export async function postJson<T>(url: string, body: unknown, options: RequestOp
   return response.status === 204 ? null : ((await response.json()) as T);
 }
 
+/**
+ * Sends a state change as JSON with the session's antiforgery header and returns the response as it is (no throw on
+ * 4xx/5xx: the caller reads the status and the ProblemDetails). For admin pages and other forms: one call shape for
+ * POST, PUT, PATCH and DELETE.
+ */
+export async function sendJson(method: string, url: string, body?: unknown): Promise<Response> {
+  const headers: Record<string, string> = { Accept: "application/json, application/problem+json" };
+  const init: RequestInit = { method: method.toUpperCase(), credentials: "same-origin", headers };
+  if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    headers["Content-Type"] = "application/json";
+  }
+  if (isUnsafe(method) && antiforgeryToken) {
+    headers[antiforgeryHeader] = antiforgeryToken;
+  }
+  const response = await fetch(url, init);
+  keepAntiforgeryToken(response);
+  if (response.status === 401 && onUnauthorized) {
+    onUnauthorized();
+  }
+  return response;
+}
+
 /** The status of a GET without throwing: for optional endpoints (the road network may not exist yet). */
 export async function probe(url: string): Promise<Response | null> {
   try {
@@ -121,15 +163,4 @@ export function withQuery(path: string, query: Record<string, string | number | 
   }
   const text = params.toString();
   return text ? `${path}?${text}` : path;
-}
-
-/** A JSON write (POST, PATCH, DELETE, …) with the session cookie. Resolves with the response whatever its status. */
-export async function sendJson(method: string, url: string, body?: unknown): Promise<Response> {
-  const headers: Record<string, string> = { Accept: "application/json, application/problem+json" };
-  const init: RequestInit = { method, credentials: "same-origin", headers };
-  if (body !== undefined) {
-    init.body = JSON.stringify(body);
-    headers["Content-Type"] = "application/json";
-  }
-  return fetch(url, init);
 }

@@ -115,7 +115,7 @@ public sealed class CoHostedPlatform(PostgresFixture postgres) : IAsyncLifetime
     }
 
     /// <summary>A client without a session; the caller disposes it.</summary>
-    public HttpClient Anonymous() => new(new HttpClientHandler { CookieContainer = new CookieContainer(), UseCookies = true, AllowAutoRedirect = false })
+    public HttpClient Anonymous() => new(new Security.AntiforgeryTokenHandler(new HttpClientHandler { CookieContainer = new CookieContainer(), UseCookies = true, AllowAutoRedirect = false }))
     {
         BaseAddress = BaseAddress,
         Timeout = TimeSpan.FromSeconds(30),
