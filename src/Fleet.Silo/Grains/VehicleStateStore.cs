@@ -16,6 +16,9 @@ public readonly record struct LoadedSnapshot(long VehicleId, long Version, Vehic
 /// </summary>
 public sealed class VehicleStateStore(NpgsqlDataSource dataSource)
 {
+    /// <summary>Snapshots per upsert statement.</summary>
+    public const int SaveChunkRows = 1000;
+
     // EXISTS: vehicle_state references vehicles; a grain for a vehicle missing from the registry must not fail the
     // whole batch (the gateway rejects unknown terminals, so this only guards against a registry race).
     private const string SaveSql = """
@@ -64,7 +67,12 @@ public sealed class VehicleStateStore(NpgsqlDataSource dataSource)
         return result;
     }
 
-    /// <summary>Writes the snapshots in one statement; returns how many rows took (older or unknown ones do not).</summary>
+    /// <summary>
+    /// Writes the snapshots in statements of <see cref="SaveChunkRows"/> rows, in key order; returns how many rows took
+    /// (older or unknown ones do not). Chunks keep PostgreSQL's per-statement memory small (one statement of 23,000
+    /// jsonb parameters spent a tenth of its time faulting fresh pages in), and key order walks the primary key once.
+    /// One transaction: one WAL flush, and a failure leaves every grain dirty for the next round.
+    /// </summary>
     public async Task<int> SaveAsync(IReadOnlyList<StoredSnapshot> snapshots, CancellationToken cancellationToken)
     {
         if (snapshots.Count == 0)
@@ -72,18 +80,35 @@ public sealed class VehicleStateStore(NpgsqlDataSource dataSource)
             return 0;
         }
 
-        var ids = new long[snapshots.Count];
-        var versions = new long[snapshots.Count];
-        var states = new string[snapshots.Count];
-        for (var i = 0; i < snapshots.Count; i++)
+        var sorted = new StoredSnapshot[snapshots.Count];
+        for (var i = 0; i < sorted.Length; i++)
         {
-            (ids[i], versions[i], states[i]) = snapshots[i];
+            sorted[i] = snapshots[i];
         }
 
-        await using var command = dataSource.CreateCommand(SaveSql);
-        command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = ids, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
-        command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = versions, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
-        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = states, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb });
-        return await command.ExecuteNonQueryAsync(cancellationToken);
+        Array.Sort(sorted, static (a, b) => a.VehicleId.CompareTo(b.VehicleId));
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var written = 0;
+        for (var start = 0; start < sorted.Length; start += SaveChunkRows)
+        {
+            var count = Math.Min(SaveChunkRows, sorted.Length - start);
+            var ids = new long[count];
+            var versions = new long[count];
+            var states = new string[count];
+            for (var i = 0; i < count; i++)
+            {
+                (ids[i], versions[i], states[i]) = sorted[start + i];
+            }
+
+            await using var command = new NpgsqlCommand(SaveSql, connection, transaction);
+            command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = ids, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
+            command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = versions, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
+            command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = states, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb });
+            written += await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return written;
     }
 }
