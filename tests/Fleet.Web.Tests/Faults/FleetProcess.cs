@@ -28,6 +28,9 @@ internal sealed class FleetProcess : IAsyncDisposable
         Port = FindFreePort();
         BaseAddress = new Uri($"http://127.0.0.1:{Port.ToString(CultureInfo.InvariantCulture)}");
         Client = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+
+        // A test host stopped by a signal skips the fixtures' disposal; this keeps it from leaving a Fleet host behind.
+        AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
     }
 
     public static string WebDll => Path.Combine(TestPaths.Root, "src", "Fleet.Web", "bin", "Release", "net10.0", "Fleet.Web.dll");
@@ -237,6 +240,7 @@ internal sealed class FleetProcess : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
         await KillAsync();
         _process?.Dispose();
         Client.Dispose();
@@ -244,6 +248,21 @@ internal sealed class FleetProcess : IAsyncDisposable
         {
             _log?.Dispose();
             _log = null;
+        }
+    }
+
+    private void OnProcessExit(object? sender, EventArgs e)
+    {
+        try
+        {
+            if (_process is { HasExited: false } process)
+            {
+                process.Kill();
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // Already reaped.
         }
     }
 
