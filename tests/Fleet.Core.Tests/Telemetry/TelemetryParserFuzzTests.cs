@@ -21,8 +21,12 @@ public sealed class TelemetryParserFuzzTests(ITestOutputHelper output)
     // 2026-11-22T04:00:00Z: a fixed "now", so window-edge timestamps sit exactly 1 ms inside or outside.
     private const long Now = 1_795_320_000_000;
 
-    // Allocation allowed per payload, whatever its size: the JsonException of a malformed payload and its message.
-    private const long MaxAllocatedBytesPerPayload = 16 * 1024;
+    // Allocation allowed per payload. A valid report allocates nothing (TelemetryParserTests); a malformed one costs
+    // the reader's JsonException, whose message transcodes the rest of the payload after a bad literal (about 6 bytes
+    // per payload byte, seen with a 20 KB number after "nan"). Payloads over 64 KiB are refused before any reading, so
+    // a 1 MB payload costs nothing.
+    private const long MaxAllocatedFixed = 64 * 1024;
+    private const long MaxAllocatedPerPayloadByte = 8;
 
     private static readonly string[] ProtocolFields = ["ts", "seq", "lat", "lon", "spd", "hdg", "alt", "acc", "odo", "fuel", "soc", "sats", "hdop", "alarm", "obd"];
 
@@ -41,8 +45,10 @@ public sealed class TelemetryParserFuzzTests(ITestOutputHelper output)
         var failures = new List<string>();
         long totalBytes = 0, maxAllocated = 0, parseTicks = 0, generateTicks = 0;
         string? maxAllocatedAt = null;
-        var stopwatch = Stopwatch.StartNew();
 
+        // The first JsonException loads its resources; that one-off cost is not the parser's per payload.
+        TelemetryParser.Parse("{\"ts\":"u8, Now, fixes, rejects, Limits);
+        var stopwatch = Stopwatch.StartNew();
         for (var index = 0; index < TelemetryFuzzCorpus.DefaultCount; index++)
         {
             var generating = Stopwatch.GetTimestamp();
@@ -71,7 +77,7 @@ public sealed class TelemetryParserFuzzTests(ITestOutputHelper output)
                 (maxAllocated, maxAllocatedAt) = (allocated, item.ToString());
             }
 
-            if (allocated > MaxAllocatedBytesPerPayload)
+            if (allocated > MaxAllocatedFixed + (MaxAllocatedPerPayloadByte * Math.Min(item.Bytes.Length, Limits.MaxPayloadBytes)))
             {
                 failures.Add($"{item}: the parser allocated {allocated} bytes");
             }

@@ -75,7 +75,7 @@ public sealed class GatewayTelemetryFuzzTests(PostgresFixture postgres)
         Assert.False(reasons.ContainsKey(nameof(TelemetryRejectReason.StoreRefused)), "PostgreSQL refused a report the parser accepted");
         Assert.Equal(expected.Rejects, fuzzRejects);
         Assert.Equal(expected.DistinctKeys, fuzzStored);
-        Assert.Equal(expected.Reports, fuzzStored + fuzzRejects + (expected.Accepted - expected.DistinctKeys));
+        Assert.Equal(expected.Accepted, health.ReportsAccepted + health.ReportsDuplicate - validSender.Sent); // sent - rejected
         Assert.Equal(fuzzRejects, gateway.RejectsByTerminal()[fuzzTerminal.TerminalId]);
         Assert.Equal(fuzzRejects, health.ReportsRejected);
 

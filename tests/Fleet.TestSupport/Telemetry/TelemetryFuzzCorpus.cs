@@ -362,7 +362,7 @@ public sealed class TelemetryFuzzCorpus
                 {
                     string[] values =
                     [
-                        LongDigits(400), "-" + LongDigits(400), LongDigits(random.Next(19, 40)), "18446744073709551616", "9223372036854775808",
+                        LongDigits(400), "-" + LongDigits(400), LongDigits(random.Next(10_000, 30_000)), LongDigits(random.Next(19, 40)), "18446744073709551616", "9223372036854775808",
                         "-9223372036854775809", "4294967296", "4294967295", "2147483648", "-1", "007", "1" + new string('0', 100),
                     ];
                     var value = Pick(values);
