@@ -106,15 +106,23 @@ public sealed partial class AccountStore(
     /// department the session was issued with. Checked on every request, so disabling a user or changing their role
     /// takes effect at once rather than when the cookie expires.
     /// </summary>
-    public async Task<bool> IsSessionCurrentAsync(UserScope scope, CancellationToken ct)
+    public Task<bool> IsSessionCurrentAsync(UserScope scope, CancellationToken ct) => IsSessionCurrentAsync(scope, null, ct);
+
+    /// <summary>
+    /// As above, and when <paramref name="issuedAt"/> is known, the password has not been reset since the session was
+    /// issued: a reset (say, of a password that leaked) ends the sessions made with the old one. The cookie keeps its
+    /// issue time to the second, hence the second of slack.
+    /// </summary>
+    public async Task<bool> IsSessionCurrentAsync(UserScope scope, DateTimeOffset? issuedAt, CancellationToken ct)
     {
-        await using var command = dataSource.CreateCommand("SELECT enabled, role, department_id FROM users WHERE id = $1");
+        await using var command = dataSource.CreateCommand("SELECT enabled, role, department_id, password_changed_at FROM users WHERE id = $1");
         command.Parameters.Add(new NpgsqlParameter { Value = scope.UserId });
         await using var reader = await command.ExecuteReaderAsync(ct);
         return await reader.ReadAsync(ct)
             && reader.GetBoolean(0)
             && reader.GetString(1) == scope.Role
-            && (reader.IsDBNull(2) ? null : (int?)reader.GetInt32(2)) == scope.DepartmentId;
+            && (reader.IsDBNull(2) ? null : (int?)reader.GetInt32(2)) == scope.DepartmentId
+            && (issuedAt is not { } issued || reader.IsDBNull(3) || reader.GetFieldValue<DateTimeOffset>(3) <= issued.AddSeconds(1));
     }
 
     private async Task<(Account Account, DateTimeOffset? LockedUntil)?> FindAsync(string username, CancellationToken ct)

@@ -218,7 +218,7 @@ public static partial class AuthApi
     {
         var scope = context.Principal is { } principal ? UserScope.FromPrincipal(principal) : null;
         var accounts = context.HttpContext.RequestServices.GetRequiredService<AccountStore>();
-        if (scope is null || !await accounts.IsSessionCurrentAsync(scope, context.HttpContext.RequestAborted))
+        if (scope is null || !await accounts.IsSessionCurrentAsync(scope, context.Properties.IssuedUtc, context.HttpContext.RequestAborted))
         {
             context.RejectPrincipal();
             await context.HttpContext.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme);

@@ -12,7 +12,7 @@ public sealed class ApiTokensApiTests(SeededFleet fleet) : IClassFixture<SeededF
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    [Fact(Timeout = 30_000)]
+    [Fact(Timeout = 60_000)]
     public async Task A_token_is_shown_once_stored_as_its_hash_reads_within_its_department_may_not_write_and_stops_at_revocation()
     {
         var admin = await fleet.SessionAsync("admin", Ct);
@@ -66,7 +66,7 @@ public sealed class ApiTokensApiTests(SeededFleet fleet) : IClassFixture<SeededF
         Assert.DoesNotContain(secret, entries[1].ToString(), StringComparison.Ordinal);
     }
 
-    [Fact(Timeout = 30_000)]
+    [Fact(Timeout = 60_000)]
     public async Task A_write_token_changes_data_under_its_own_name_in_the_audit_log_but_cannot_manage_users_or_tokens()
     {
         var admin = await fleet.SessionAsync("admin", Ct);
@@ -88,7 +88,7 @@ public sealed class ApiTokensApiTests(SeededFleet fleet) : IClassFixture<SeededF
         Assert.Equal(1L, await ScalarAsync<long>("SELECT count(*) FROM api_tokens WHERE created_by IS NOT NULL AND name = '终端运维'"));
     }
 
-    [Fact(Timeout = 30_000)]
+    [Fact(Timeout = 60_000)]
     public async Task A_token_stops_working_when_it_expires()
     {
         var admin = await fleet.SessionAsync("admin", Ct);
@@ -111,7 +111,7 @@ public sealed class ApiTokensApiTests(SeededFleet fleet) : IClassFixture<SeededF
         }
     }
 
-    [Fact(Timeout = 30_000)]
+    [Fact(Timeout = 60_000)]
     public async Task Unknown_and_malformed_tokens_are_401_and_a_bearer_header_off_the_api_is_ignored()
     {
         foreach (var token in new[] { "abc", "fleet_" + new string('A', 43), new string('x', 500) })
@@ -125,7 +125,7 @@ public sealed class ApiTokensApiTests(SeededFleet fleet) : IClassFixture<SeededF
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
 
-    [Theory(Timeout = 30_000)]
+    [Theory(Timeout = 60_000)]
     [InlineData("{\"name\":\"x\",\"role\":\"supervisor\",\"expiresInDays\":0}", "expiresInDays")]
     [InlineData("{\"name\":\"x\",\"role\":\"supervisor\",\"expiresInDays\":367}", "expiresInDays")]
     [InlineData("{\"name\":\"x\",\"role\":\"supervisor\",\"expiresInDays\":\"30\"}", "expiresInDays")]
@@ -144,7 +144,7 @@ public sealed class ApiTokensApiTests(SeededFleet fleet) : IClassFixture<SeededF
         Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), problem.ToString());
     }
 
-    [Fact(Timeout = 30_000)]
+    [Fact(Timeout = 60_000)]
     public async Task Only_administrators_issue_and_revoke_tokens()
     {
         foreach (var user in new[] { "supervisor", "dispatcher", "manager1" })

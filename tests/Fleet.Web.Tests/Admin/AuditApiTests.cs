@@ -57,7 +57,7 @@ public sealed class AuditApiTests(SeededFleet fleet) : IClassFixture<SeededFleet
         Assert.All(entries, e => Assert.Equal("127.0.0.1", e.GetProperty("clientIp").GetString()));
     }
 
-    [Fact(Timeout = 30_000)]
+    [Fact(Timeout = 60_000)]
     public async Task Supervisors_and_administrators_read_the_log_and_other_roles_and_anonymous_callers_do_not()
     {
         foreach (var (user, status) in new[]
@@ -120,7 +120,7 @@ public sealed class AuditApiTests(SeededFleet fleet) : IClassFixture<SeededFleet
         Assert.Equal(Text(first), page3.Body.GetProperty("items")[0].GetProperty("targetId").GetString());
     }
 
-    [Theory(Timeout = 30_000)]
+    [Theory(Timeout = 60_000)]
     [InlineData("?action=user.deleted", "action")]
     [InlineData("?action=' OR 1=1 --", "action")]
     [InlineData("?targetType=users", "targetType")]
@@ -139,7 +139,7 @@ public sealed class AuditApiTests(SeededFleet fleet) : IClassFixture<SeededFleet
         Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), problem.ToString());
     }
 
-    [Fact(Timeout = 30_000)]
+    [Fact(Timeout = 60_000)]
     public async Task Terminal_creation_disabling_rebinding_and_rotation_are_audited()
     {
         var admin = await fleet.SessionAsync("admin", Ct);

@@ -52,7 +52,7 @@ public sealed class AdminPageTests(AdminBrowserFleet browser) : IClassFixture<Ad
 {
     static AdminPageTests() => SetDefaultExpectTimeout(15_000);
 
-    [Fact(Timeout = 90_000)]
+    [Fact(Timeout = 120_000)]
     public async Task Admin_creates_a_user_issues_and_revokes_a_token_and_sees_the_creation_in_the_audit_log()
     {
         var (context, page, errors) = await OpenAsync();
