@@ -57,6 +57,18 @@ function keepAntiforgeryToken(response: Response): void {
   }
 }
 
+/** Asks /api/auth/me for the token when none is held yet (a page that changes something before it asked /me). */
+async function ensureAntiforgeryToken(): Promise<void> {
+  if (antiforgeryToken) {
+    return;
+  }
+  try {
+    keepAntiforgeryToken(await fetch("/api/auth/me", { credentials: "same-origin", headers: { Accept: "application/json" } }));
+  } catch {
+    // The change goes without the header; the server's ProblemDetails then says what is wrong.
+  }
+}
+
 export interface RequestOptions {
   method?: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
   body?: unknown;
@@ -73,8 +85,11 @@ async function send(url: string, options: RequestOptions): Promise<Response> {
     init.body = JSON.stringify(options.body);
     headers["Content-Type"] = "application/json";
   }
-  if (isUnsafe(method) && antiforgeryToken) {
-    headers[antiforgeryHeader] = antiforgeryToken;
+  if (isUnsafe(method) && !url.endsWith("/api/auth/login")) {
+    await ensureAntiforgeryToken();
+    if (antiforgeryToken) {
+      headers[antiforgeryHeader] = antiforgeryToken;
+    }
   }
   let response: Response;
   try {
@@ -132,8 +147,11 @@ export async function sendJson(method: string, url: string, body?: unknown): Pro
     init.body = JSON.stringify(body);
     headers["Content-Type"] = "application/json";
   }
-  if (isUnsafe(method) && antiforgeryToken) {
-    headers[antiforgeryHeader] = antiforgeryToken;
+  if (isUnsafe(method)) {
+    await ensureAntiforgeryToken();
+    if (antiforgeryToken) {
+      headers[antiforgeryHeader] = antiforgeryToken;
+    }
   }
   const response = await fetch(url, init);
   keepAntiforgeryToken(response);

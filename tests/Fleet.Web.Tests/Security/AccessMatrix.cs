@@ -73,8 +73,9 @@ public sealed record HubRow(string HubPath, string Method, string Arguments, str
 public static class AccessMatrix
 {
     /// <summary>
-    /// Named sample values for paths and bodies, each a query over the seeded demo province. Department B is finance
-    /// (manager1, driver1 and requester1's); the cross column's manager2 is police.
+    /// Named sample values for paths and bodies, each a query over the seeded demo province, run once per fixture
+    /// (ExecuteScalar, so an <c>INSERT … RETURNING id</c> makes a throwaway row for a row that changes or deletes it).
+    /// Department B is finance (manager1, driver1 and requester1's); the cross column's manager2 is police.
     /// </summary>
     public static readonly IReadOnlyDictionary<string, string> Samples = new Dictionary<string, string>(StringComparer.Ordinal)
     {
@@ -83,6 +84,12 @@ public static class AccessMatrix
         ["terminalB"] = "SELECT min(t.id) FROM terminals t JOIN vehicles v ON v.id = t.vehicle_id WHERE v.department_id = (SELECT department_id FROM users WHERE username = 'manager1')",
     };
 
+    /// <summary>
+    /// Adding an endpoint: one line here (and, for a route with an id, a sample in <see cref="Samples"/>; for a
+    /// parameter, its kind in BadInputTests.Kinds; for a JSON body, BadInputTests.TakesJsonBody). A row that ends or
+    /// changes the caller's own session sets <c>ownSession: true</c>; one that changes another user should target a
+    /// throwaway sample user, not a column's, or the later rows of that column lose their session.
+    /// </summary>
     public static readonly IReadOnlyList<AccessRow> Rows =
     [
         //                                                               adm dis mgr sup drv req xdp anon
