@@ -82,6 +82,17 @@ public static class AccessMatrix
         ["departmentB"] = "SELECT department_id FROM users WHERE username = 'manager1'",
         ["vehicleB"] = "SELECT min(id) FROM vehicles WHERE department_id = (SELECT department_id FROM users WHERE username = 'manager1')",
         ["terminalB"] = "SELECT min(t.id) FROM terminals t JOIN vehicles v ON v.id = t.vehicle_id WHERE v.department_id = (SELECT department_id FROM users WHERE username = 'manager1')",
+        // Throwaway rows for the administration rows that change or revoke them (no column's own user is touched).
+        ["spareUser"] = """
+            INSERT INTO users (username, display_name, password_hash, role, department_id, region_id)
+            SELECT 'matrix-spare', 'Matrix spare', password_hash, role, department_id, region_id FROM users WHERE username = 'driver1'
+            RETURNING id
+            """,
+        ["spareToken"] = """
+            INSERT INTO api_tokens (name, token_hash, token_prefix, role, expires_at)
+            VALUES ('matrix-spare', sha256('matrix-spare'::bytea), 'mtrx', 'supervisor', now() + interval '1 day')
+            RETURNING id
+            """,
     };
 
     /// <summary>
@@ -115,6 +126,18 @@ public static class AccessMatrix
         Rest("POST", "/api/terminals", "201 403 403 403 403 403 403 401", body: """{"id":"matrix-new"}"""),
         Rest("PATCH", "/api/terminals/{id}", "200 403 403 403 403 403 403 401", "/api/terminals/{terminalB}", """{"enabled":true}"""),
         Rest("POST", "/api/terminals/{id}/credential", "200 403 403 403 403 403 403 401", "/api/terminals/{terminalB}/credential"),
+        Rest("GET", "/api/audit", "200 403 403 200 403 403 403 401"),
+        Rest("GET", "/api/audit/actions", "200 403 403 200 403 403 403 401"),
+        Rest("GET", "/api/admin/users", "200 403 403 403 403 403 403 401"),
+        Rest("GET", "/api/admin/users/{id}", "200 403 403 403 403 403 403 401", "/api/admin/users/{spareUser}"),
+        Rest("POST", "/api/admin/users", "201 403 403 403 403 403 403 401",
+            body: """{"username":"matrix-new","displayName":"Matrix","role":"supervisor","password":"Matrix2026pass"}"""),
+        Rest("PATCH", "/api/admin/users/{id}", "200 403 403 403 403 403 403 401", "/api/admin/users/{spareUser}", """{"displayName":"矩阵"}"""),
+        Rest("POST", "/api/admin/users/{id}/password", "204 403 403 403 403 403 403 401", "/api/admin/users/{spareUser}/password",
+            """{"password":"Matrix2026pass"}"""),
+        Rest("GET", "/api/admin/tokens", "200 403 403 403 403 403 403 401"),
+        Rest("POST", "/api/admin/tokens", "201 403 403 403 403 403 403 401", body: """{"name":"matrix","role":"supervisor","expiresInDays":30}"""),
+        Rest("DELETE", "/api/admin/tokens/{id}", "204 403 403 403 403 403 403 401", "/api/admin/tokens/{spareToken}"),
         Rest("POST", "/hubs/live/negotiate", "200 200 200 200 200 200 200 401", "/hubs/live/negotiate?negotiateVersion=1"),
         Hub("/hubs/live", "Subscribe", """[{"kind":"department","id":{departmentB}}]""", "200 200 200 200 200 200 403 401"),
         Hub("/hubs/live", "Unsubscribe", "[]", "200 200 200 200 200 200 200 401"),

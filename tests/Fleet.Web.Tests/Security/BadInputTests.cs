@@ -63,6 +63,13 @@ public sealed class BadInputTests(SecurityFleet fleet) : IClassFixture<SecurityF
         ["state"] = Kind.Enum,
         ["enabled"] = Kind.Bool,
         ["request"] = Kind.Body,
+        ["action"] = Kind.Enum,
+        ["actorId"] = Kind.QueryId,
+        ["actor"] = Kind.Text,
+        ["targetType"] = Kind.Enum,
+        ["targetId"] = Kind.Text,
+        ["q"] = Kind.Text,
+        ["role"] = Kind.Enum,
     };
 
     /// <summary>The endpoints that read a JSON body (some read it by hand, which reflection cannot see): a bad one is 400 or 415.</summary>
@@ -71,6 +78,10 @@ public sealed class BadInputTests(SecurityFleet fleet) : IClassFixture<SecurityF
         "POST /api/auth/login",
         "POST /api/terminals",
         "PATCH /api/terminals/{id}",
+        "POST /api/admin/users",
+        "PATCH /api/admin/users/{id}",
+        "POST /api/admin/users/{id}/password",
+        "POST /api/admin/tokens",
     };
 
     private static readonly string Long = new('9', 5000);
