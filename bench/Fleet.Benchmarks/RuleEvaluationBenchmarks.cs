@@ -35,6 +35,9 @@ public class RuleEvaluationBenchmarks
         var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         _grains = [.. _world.Fixes.Select(f => new VehicleGrain(f.VehicleId, settings, now))];
         _ts = [.. _world.Fixes.Select(_ => now)];
+        Settle.Run(FenceRulesPerFix);
+        Settle.Run(EveryKindPerFix);
+        Settle.Run(GrainTurnPerFix);
     }
 
     [Benchmark(Description = "fence rules per fix, 10,000 fences")]
