@@ -40,7 +40,13 @@ internal static class CpuTimeProbe
                 throw new InvalidOperationException($"{method.Name} must return int or Task to be probed.");
             }
 
-            // Warm up (tiering, caches) and find a chunk that takes ≥ 10 ms, so clock reads cost nothing.
+            if (synchronous)
+            {
+                var settle = method.CreateDelegate<Func<int>>(instance);
+                Settle.Run(settle, rounds: 3);
+            }
+
+            // Warm up (caches) and find a chunk that takes ≥ 10 ms, so clock reads cost nothing.
             var chunk = 1L;
             var stopwatch = Stopwatch.StartNew();
             while (true)

@@ -49,6 +49,7 @@ internal sealed class FenceWorld
         }
 
         Catalog = new GeofenceCatalog(fences, departments);
+        _serviceAreas = [.. Catalog.Fences.Where(f => f.Fence.Kind == GeofenceKind.ServiceArea)];
 
         Fixes = new Fix[FixCount];
         for (var i = 0; i < FixCount; i++)
@@ -62,7 +63,12 @@ internal sealed class FenceWorld
         }
     }
 
+    private readonly CompiledFence[] _serviceAreas;
+
     public GeofenceCatalog Catalog { get; }
+
+    /// <summary>The one area a vehicle may serve without an order (OUT_OF_AREA); the registry has no such column yet.</summary>
+    public CompiledFence ServiceAreaOf(long vehicleId) => _serviceAreas[vehicleId % _serviceAreas.Length];
 
     public Fix[] Fixes { get; }
 

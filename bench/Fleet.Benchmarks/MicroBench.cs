@@ -124,7 +124,7 @@ internal static class MicroBench
         var stats = report.ResultStatistics;
         if (stats is null || !report.Success)
         {
-            return new BenchmarkResult(name, title, null, null, null, null, null, null, descriptor.OperationsPerInvoke, null, null, null, "BenchmarkDotNet produced no result");
+            return new BenchmarkResult(name, title, null, null, null, null, null, null, null, descriptor.OperationsPerInvoke, null, null, null, "BenchmarkDotNet produced no result");
         }
 
         var allocated = report.GcStats.GetBytesAllocatedPerOperation(report.BenchmarkCase);
@@ -159,6 +159,7 @@ internal static class MicroBench
             stats.Median,
             stats.StandardDeviation,
             probe?.CpuNsPerOp,
+            probe?.WallNsPerOp,
             allocated,
             probe?.AllocatedBytesPerOp,
             descriptor.OperationsPerInvoke,
@@ -171,6 +172,7 @@ internal static class MicroBench
     private static void PrintTable(List<BenchmarkResult> results, List<SkippedBenchmark> skipped)
     {
         Console.WriteLine();
+        Console.WriteLine($"load average at the end: {LoadAverage()} on {Environment.ProcessorCount} cores");
         Console.WriteLine("| benchmark | wall mean | wall median | CPU time | allocated | target | result |");
         Console.WriteLine("|---|---:|---:|---:|---:|---|---|");
         foreach (var r in results)
@@ -201,8 +203,12 @@ internal static class MicroBench
         var cpu = File.Exists("/proc/cpuinfo")
             ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim()
             : null;
-        return new MachineInfo(RuntimeInformation.OSDescription, RuntimeInformation.FrameworkDescription, Environment.ProcessorCount, cpu ?? "unknown");
+        return new MachineInfo(RuntimeInformation.OSDescription, RuntimeInformation.FrameworkDescription, Environment.ProcessorCount, cpu ?? "unknown", LoadAverage());
     }
+
+    /// <summary>The 1/5/15-minute load averages: how shared the cores were while this ran.</summary>
+    private static string LoadAverage() =>
+        File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "unknown";
 
     private static bool TryParse(string[] args, out bool quick, out string artifacts, out List<string> filters, out string? error)
     {
@@ -240,7 +246,7 @@ internal static class MicroBench
     }
 }
 
-internal sealed record MachineInfo(string Os, string Runtime, int ProcessorCount, string Cpu);
+internal sealed record MachineInfo(string Os, string Runtime, int ProcessorCount, string Cpu, string LoadAverageAtEnd);
 
 internal sealed record SkippedBenchmark(string Name, string Reason);
 
@@ -251,6 +257,7 @@ internal sealed record BenchmarkResult(
     double? WallMedianNs,
     double? WallStdDevNs,
     double? CpuNsPerOp,
+    double? ProbeWallNsPerOp,
     long? AllocatedBytesPerOp,
     double? ProbeAllocatedBytesPerOp,
     int OperationsPerInvoke,

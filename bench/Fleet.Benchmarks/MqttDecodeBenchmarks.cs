@@ -25,6 +25,8 @@ public class MqttDecodeBenchmarks
         _v311 = Encode(topic, payload, MqttProtocolVersion.V311);
         _v500Sequence = new ReadOnlySequence<byte>(_v500);
         _v311Sequence = new ReadOnlySequence<byte>(_v311);
+        Settle.Run(DecodePublishV500);
+        Settle.Run(DecodePublishV311);
     }
 
     [Benchmark(Description = "PUBLISH decode, MQTT 5, QoS 1")]

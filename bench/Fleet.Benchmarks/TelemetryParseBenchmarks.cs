@@ -29,6 +29,9 @@ public class TelemetryParseBenchmarks
         {
             throw new InvalidOperationException("The benchmark payloads must parse without rejects.");
         }
+
+        Settle.Run(ParseValidateOneReport);
+        Settle.Run(ParseValidateBacklogPerReport);
     }
 
     [Benchmark(Description = "parse+validate, one report")]

@@ -337,10 +337,15 @@ public sealed class ShardHostTests(PostgresFixture postgres)
         Assert.Contains(refused.Failures, f => f.Contains("ShardCount", StringComparison.Ordinal));
         Assert.Contains(refused.Failures, f => f.Contains("SnapshotInterval", StringComparison.Ordinal));
 
-        // One shard host: the singleton is also the hosted service that starts and stops it.
+        // One shard host: the singleton is also the hosted service that starts and stops it. The registry geofence lookup
+        // starts before it, so the first fixes already see the lots.
         var services = new ServiceCollection().AddLogging().AddSingleton(NpgsqlDataSource.Create("Host=127.0.0.1;Database=unused"));
         await using var wired = services.AddFleetSilo(new ConfigurationBuilder().Build()).BuildServiceProvider();
-        Assert.Same(wired.GetRequiredService<ShardHost>(), Assert.Single(wired.GetServices<IHostedService>()));
+        var hosted = wired.GetServices<IHostedService>().ToList();
+        Assert.Equal(2, hosted.Count);
+        Assert.Same(wired.GetRequiredService<Fleet.Silo.Registry.RegistryGeofenceLookup>(), hosted[0]);
+        Assert.Same(wired.GetRequiredService<ShardHost>(), hosted[1]);
+        Assert.Same(hosted[0], wired.GetRequiredService<IGeofenceLookup>());
         Assert.IsType<NullLiveStateSink>(wired.GetRequiredService<ILiveStateSink>());
     }
 
