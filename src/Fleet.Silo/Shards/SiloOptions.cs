@@ -32,8 +32,13 @@ public sealed record SiloOptions
     /// <summary>How often the sweep runs (offline, parked, midnight, idle deactivation).</summary>
     public TimeSpan SweepInterval { get; init; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>How often changed grain states are written to <c>vehicle_state</c>.</summary>
-    public TimeSpan SnapshotInterval { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>
+    /// How often changed grain states are written to <c>vehicle_state</c>. Every moving vehicle changes every report,
+    /// so this is a row per vehicle per interval: at 23,000 vehicles and 5 s the upserts cost PostgreSQL two thirds of
+    /// what the positions COPY does. A crash loses at most this much grain bookkeeping (today's mileage, the stop
+    /// clock); positions themselves are committed before every acknowledgement.
+    /// </summary>
+    public TimeSpan SnapshotInterval { get; init; } = TimeSpan.FromSeconds(15);
 
     /// <summary>A grain with no message for this long is deactivated (once its snapshot is stored).</summary>
     public TimeSpan IdleDeactivation { get; init; } = TimeSpan.FromMinutes(30);
