@@ -21,6 +21,13 @@ public sealed record SiloOptions
     public int MaxBatchRows { get; init; } = 5000;
 
     /// <summary>
+    /// Backlog rows (historic reports, the lower-priority lane) buffered for COPY at most, over all shards; the rest of
+    /// each COPY is kept for live rows. It paces a backlog upload at about this many rows per COPY cycle.
+    /// </summary>
+    [Range(1, 1_000_000)]
+    public int BacklogRowsInFlight { get; init; } = 1000;
+
+    /// <summary>
     /// How long rows may wait for more to join their COPY. Zero flushes as soon as no COPY is running
     /// (group commit: batches still grow under load, but latency is one COPY).
     /// </summary>
