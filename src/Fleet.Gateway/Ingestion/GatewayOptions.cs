@@ -28,8 +28,9 @@ public sealed record GatewayOptions
     public int MaxInFlightBatches { get; init; } = 32;
 
     /// <summary>
-    /// A telemetry message holding a report older than this is historic (a terminal's store-and-forward upload) and
+    /// A telemetry array holding a report older than this is historic (a terminal's store-and-forward upload) and
     /// takes the backlog lane: stored and evaluated in order for its vehicle, after live reports, acknowledged on its own.
+    /// Single reports always stay live (after a gateway restart the broker's queue is full of old single reports).
     /// </summary>
     public TimeSpan HistoricAge { get; init; } = TimeSpan.FromSeconds(30);
 

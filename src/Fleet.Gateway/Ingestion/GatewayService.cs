@@ -23,7 +23,7 @@ namespace Fleet.Gateway.Ingestion;
 /// then acknowledges it, so the broker redelivers whatever was not stored.</item>
 /// </list>
 /// The two loops overlap (batch N+1 is parsed and submitted while N commits), up to
-/// <see cref="GatewayOptions.MaxInFlightBatches"/>. Historic messages (store-and-forward uploads, see
+/// <see cref="GatewayOptions.MaxInFlightBatches"/>. Historic arrays (store-and-forward uploads, see
 /// <see cref="GatewayOptions.HistoricAge"/>) take a third loop, the backlog lane: acknowledged on their own, in their
 /// own arrival order, after their commit, so a slow day-long upload never holds back the live batches' acks. A failed commit ends the session: nothing after it may be
 /// acknowledged out of order, so a new session resumes and the broker redelivers everything unacknowledged.

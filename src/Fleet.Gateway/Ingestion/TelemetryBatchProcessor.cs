@@ -9,7 +9,7 @@ namespace Fleet.Gateway.Ingestion;
 /// The hot path, run by the single receive loop: topic → terminal → parse and validate → duplicate filter, then one
 /// submission of the batch's accepted reports. Reuses its buffers from batch to batch (a fix buffer for the largest
 /// backlog, a report buffer), allocates no string for a known terminal, and uses no LINQ. Not thread-safe.
-/// A telemetry message holding a report older than the historic age (a store-and-forward upload) goes to the
+/// A telemetry array holding a report older than the historic age (a store-and-forward upload) goes to the
 /// backlog lane instead: deferred from the batch's acknowledgement, payload copied, submitted on its own to the
 /// shards' lower-priority lane, so a day's upload cannot hold back anyone's live reports.
 /// </summary>
@@ -207,8 +207,18 @@ internal sealed class TelemetryBatchProcessor
         return -1;
     }
 
+    /// <summary>
+    /// An array (the protocol's store-and-forward form) holding a report older than the historic age. A single old
+    /// report stays live: that is what the broker's queue holds after a gateway restart, and its catch-up must run at
+    /// full speed, in order, rather than one backlog message at a time.
+    /// </summary>
     private bool IsHistoric(int count, long nowMs)
     {
+        if (count < 2)
+        {
+            return false;
+        }
+
         var cutoff = nowMs - _historicAgeMs;
         for (var i = 0; i < count; i++)
         {

@@ -117,6 +117,13 @@ public sealed class GatewayDayBacklogTests(PostgresFixture postgres)
         Assert.Equal(0, missing);
         Assert.True(max <= MaxLiveDelay.TotalMilliseconds, $"a live update took {max} ms during the upload (p99 {p99} ms)");
         Assert.Equal(0, gateway.Health.ReportsRejected);
+
+        // Every message was acknowledged to the broker, the backlog lane's included: a new session gets nothing again.
+        await kit.EventuallyAsync(() => gateway.Health.InFlightMessages == 0, TimeSpan.FromSeconds(10), "everything acknowledged", gateway);
+        await gateway.StopAsync(Token);
+        var next = await kit.StartGatewayAsync();
+        await Task.Delay(3000, Token);
+        Assert.Equal(0, next.Health.MessagesReceived);
     }
 
     /// <summary>Every live vehicle reports once a second (as the load-mode user), until cancelled.</summary>
