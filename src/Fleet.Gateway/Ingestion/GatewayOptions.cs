@@ -27,6 +27,17 @@ public sealed record GatewayOptions
     [Range(1, 1024)]
     public int MaxInFlightBatches { get; init; } = 32;
 
+    /// <summary>
+    /// A telemetry array holding a report older than this is historic (a terminal's store-and-forward upload) and
+    /// takes the backlog lane: stored and evaluated in order for its vehicle, after live reports, acknowledged on its own.
+    /// Single reports always stay live (after a gateway restart the broker's queue is full of old single reports).
+    /// </summary>
+    public TimeSpan HistoricAge { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Historic messages submitted and not yet acknowledged; beyond this the receive loop waits (bounds memory).</summary>
+    [Range(1, 100_000)]
+    public int MaxBacklogMessages { get; init; } = 256;
+
     /// <summary>How long the broker keeps our session (and queues for us) while the gateway is away.</summary>
     public TimeSpan SessionExpiry { get; init; } = TimeSpan.FromDays(1);
 
@@ -80,6 +91,7 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         }
 
         Check(failures, nameof(options.SessionExpiry), options.SessionExpiry, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(uint.MaxValue - 1));
+        Check(failures, nameof(options.HistoricAge), options.HistoricAge, TimeSpan.FromSeconds(1), TimeSpan.FromDays(30));
         Check(failures, nameof(options.KeepAlive), options.KeepAlive, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(ushort.MaxValue));
         Check(failures, nameof(options.RejectPruneInterval), options.RejectPruneInterval, TimeSpan.FromSeconds(1), TimeSpan.FromDays(7));
         Check(failures, nameof(options.RetryMinDelay), options.RetryMinDelay, TimeSpan.FromMilliseconds(1), TimeSpan.FromMinutes(1));

@@ -23,7 +23,9 @@ namespace Fleet.Gateway.Ingestion;
 /// then acknowledges it, so the broker redelivers whatever was not stored.</item>
 /// </list>
 /// The two loops overlap (batch N+1 is parsed and submitted while N commits), up to
-/// <see cref="GatewayOptions.MaxInFlightBatches"/>. A failed commit ends the session: nothing after it may be
+/// <see cref="GatewayOptions.MaxInFlightBatches"/>. Historic arrays (store-and-forward uploads, see
+/// <see cref="GatewayOptions.HistoricAge"/>) take a third loop, the backlog lane: acknowledged on their own, in their
+/// own arrival order, after their commit, so a slow day-long upload never holds back the live batches' acks. A failed commit ends the session: nothing after it may be
 /// acknowledged out of order, so a new session resumes and the broker redelivers everything unacknowledged.
 /// A graceful stop acknowledges what commits in time; a stop whose token has fired acknowledges nothing more.
 /// </summary>
@@ -77,7 +79,7 @@ public sealed partial class GatewayService : BackgroundService
         _logger = loggerFactory.CreateLogger<GatewayService>();
         _mqttLogger = loggerFactory.CreateLogger<MqttClient>();
         _metrics = new GatewayMetrics(_options.MaxRejectCounterTerminals);
-        _processor = new TelemetryBatchProcessor(registry, shardHost, _metrics, _options.DuplicateWindow);
+        _processor = new TelemetryBatchProcessor(registry, shardHost, _metrics, _options.DuplicateWindow, historicAge: _options.HistoricAge);
         _meter = FleetMeter.Create(meterFactory);
         _metrics.Observe(_meter, () => Volatile.Read(ref _client)?.IsConnected ?? false);
         _writeRejects = WriteRejectsAsync;
@@ -178,10 +180,18 @@ public sealed partial class GatewayService : BackgroundService
                 FullMode = BoundedChannelFullMode.Wait,
             });
 
+            var backlog = Channel.CreateBounded<BacklogMessage>(new BoundedChannelOptions(_options.MaxBacklogMessages)
+            {
+                SingleReader = true,
+                SingleWriter = true,
+                FullMode = BoundedChannelFullMode.Wait,
+            });
+
             // Reading starts before subscribing: a resumed session's backlog arrives at once, and if nobody read it the
             // client's queue would fill and the SUBACK behind it would never be seen.
             var ackLoop = AckLoopAsync(client, inFlight.Reader, session, stoppingToken);
-            var receiveLoop = RunReceiveLoopAsync(client, inFlight.Writer, session);
+            var backlogLoop = BacklogAckLoopAsync(client, backlog.Reader, session, stoppingToken);
+            var receiveLoop = RunReceiveLoopAsync(client, inFlight.Writer, backlog.Writer, session);
             try
             {
                 // Always (re)subscribe: the client only resubscribes filters it knows. Retained statuses come once,
@@ -208,7 +218,13 @@ public sealed partial class GatewayService : BackgroundService
 
             await receiveLoop;
             var healthy = await ackLoop;
+            healthy &= await backlogLoop;
             while (inFlight.Reader.TryRead(out var left))
+            {
+                Abandon(left);
+            }
+
+            while (backlog.Reader.TryRead(out var left))
             {
                 Abandon(left);
             }
@@ -230,11 +246,11 @@ public sealed partial class GatewayService : BackgroundService
         }
     }
 
-    private async Task RunReceiveLoopAsync(MqttClient client, ChannelWriter<InFlightBatch> inFlight, CancellationTokenSource session)
+    private async Task RunReceiveLoopAsync(MqttClient client, ChannelWriter<InFlightBatch> inFlight, ChannelWriter<BacklogMessage> backlog, CancellationTokenSource session)
     {
         try
         {
-            await ReceiveLoopAsync(client, inFlight, session.Token);
+            await ReceiveLoopAsync(client, inFlight, backlog, session.Token);
         }
         catch (OperationCanceledException) when (session.IsCancellationRequested)
         {
@@ -250,10 +266,11 @@ public sealed partial class GatewayService : BackgroundService
         finally
         {
             inFlight.TryComplete();
+            backlog.TryComplete();
         }
     }
 
-    private async Task ReceiveLoopAsync(MqttClient client, ChannelWriter<InFlightBatch> inFlight, CancellationToken sessionToken)
+    private async Task ReceiveLoopAsync(MqttClient client, ChannelWriter<InFlightBatch> inFlight, ChannelWriter<BacklogMessage> backlog, CancellationToken sessionToken)
     {
         while (true)
         {
@@ -261,13 +278,31 @@ public sealed partial class GatewayService : BackgroundService
             var entry = await _processor.ProcessAsync(batch, _timeProvider.GetUtcNow(), _writeRejects, sessionToken);
             Interlocked.Increment(ref _metrics.InFlightBatches);
             Interlocked.Add(ref _metrics.InFlightMessages, batch.Count);
+            var liveQueued = false;
+            var backlogQueued = 0;
             try
             {
+                // The live part first: its acks must not wait for room on the backlog lane.
                 await inFlight.WriteAsync(entry, sessionToken);
+                liveQueued = true;
+                for (; backlogQueued < (entry.Backlog?.Count ?? 0); backlogQueued++)
+                {
+                    // Waits only when MaxBacklogMessages are outstanding: that bounds the copied payloads in memory.
+                    await backlog.WriteAsync(entry.Backlog![backlogQueued], sessionToken);
+                }
             }
             catch (OperationCanceledException)
             {
-                Abandon(entry);
+                if (!liveQueued)
+                {
+                    Abandon(entry);
+                }
+
+                for (var i = backlogQueued; i < (entry.Backlog?.Count ?? 0); i++)
+                {
+                    Abandon(entry.Backlog![i]);
+                }
+
                 throw;
             }
         }
@@ -303,12 +338,59 @@ public sealed partial class GatewayService : BackgroundService
                     }
 
                     // Committed, so acknowledging is right even if we are abandoning now (it only queues the PUBACKs).
+                    // Messages deferred to the backlog lane are left out; that lane acknowledges them.
                     await client.AcknowledgeAsync(entry.Batch, CancellationToken.None);
-                    Interlocked.Add(ref _metrics.MessagesAcknowledged, entry.Batch.Count);
+                    Interlocked.Add(ref _metrics.MessagesAcknowledged, entry.LiveMessages);
                     Interlocked.Add(ref _metrics.ReportsCommitted, entry.Accepted);
                     Interlocked.Decrement(ref _metrics.InFlightBatches);
-                    Interlocked.Add(ref _metrics.InFlightMessages, -entry.Batch.Count);
+                    Interlocked.Add(ref _metrics.InFlightMessages, -entry.LiveMessages);
                     entry.Batch.Dispose();
+                }
+            }
+
+            return true;
+        }
+        catch (OperationCanceledException) when (abandon.IsCancellationRequested)
+        {
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// The backlog lane's acks: each historic message once its reports are committed, in the lane's arrival order.
+    /// Returns false when a commit failed (the session then ends, as for a live batch).
+    /// </summary>
+    private async Task<bool> BacklogAckLoopAsync(MqttClient client, ChannelReader<BacklogMessage> backlog, CancellationTokenSource session, CancellationToken stoppingToken)
+    {
+        var abandon = _abandon.Token;
+        try
+        {
+            while (await backlog.WaitToReadAsync(abandon))
+            {
+                while (backlog.TryRead(out var message))
+                {
+                    try
+                    {
+                        await message.WhenSettledAsync(abandon);
+                    }
+                    catch (Exception ex)
+                    {
+                        Abandon(message);
+                        if (ex is OperationCanceledException && (abandon.IsCancellationRequested || stoppingToken.IsCancellationRequested))
+                        {
+                            return true;
+                        }
+
+                        Failed(ex);
+                        LogCommitFailed(_logger, 1, ex);
+                        await session.CancelAsync();
+                        return false;
+                    }
+
+                    await client.AcknowledgeAsync(message.Ack, CancellationToken.None);
+                    Interlocked.Increment(ref _metrics.MessagesAcknowledged);
+                    Interlocked.Add(ref _metrics.ReportsCommitted, message.Accepted);
+                    Interlocked.Decrement(ref _metrics.InFlightMessages);
                 }
             }
 
@@ -323,8 +405,14 @@ public sealed partial class GatewayService : BackgroundService
     private void Abandon(InFlightBatch entry)
     {
         Interlocked.Decrement(ref _metrics.InFlightBatches);
-        Interlocked.Add(ref _metrics.InFlightMessages, -entry.Batch.Count);
+        Interlocked.Add(ref _metrics.InFlightMessages, -entry.LiveMessages);
         _ = entry.ReleaseWhenSettledAsync();
+    }
+
+    private void Abandon(BacklogMessage message)
+    {
+        Interlocked.Decrement(ref _metrics.InFlightMessages);
+        message.Abandon();
     }
 
     /// <summary>

@@ -21,6 +21,12 @@ internal sealed class InFlightBatch(MqttReceivedBatch batch)
 
     public int Statuses { get; set; }
 
+    /// <summary>Messages of this batch moved to the backlog lane (acknowledged on their own); null when none.</summary>
+    public List<BacklogMessage>? Backlog { get; set; }
+
+    /// <summary>Messages this batch acknowledges itself: all but those on the backlog lane.</summary>
+    public int LiveMessages => Batch.Count - (Backlog?.Count ?? 0);
+
     /// <summary>Rows for <c>telemetry_rejects</c>; null when nothing was refused.</summary>
     public List<TelemetryRejectRow>? Rejects { get; set; }
 

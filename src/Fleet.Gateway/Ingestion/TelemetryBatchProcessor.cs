@@ -9,6 +9,9 @@ namespace Fleet.Gateway.Ingestion;
 /// The hot path, run by the single receive loop: topic → terminal → parse and validate → duplicate filter, then one
 /// submission of the batch's accepted reports. Reuses its buffers from batch to batch (a fix buffer for the largest
 /// backlog, a report buffer), allocates no string for a known terminal, and uses no LINQ. Not thread-safe.
+/// A telemetry array holding a report older than the historic age (a store-and-forward upload) goes to the
+/// backlog lane instead: deferred from the batch's acknowledgement, payload copied, submitted on its own to the
+/// shards' lower-priority lane, so a day's upload cannot hold back anyone's live reports.
 /// </summary>
 internal sealed class TelemetryBatchProcessor
 {
@@ -22,11 +25,13 @@ internal sealed class TelemetryBatchProcessor
     private readonly TelemetryFix[] _fixes;
     private readonly List<TelemetryReject> _parseRejects = [];
     private readonly List<StatusChange> _statuses = [];
+    private readonly long _historicAgeMs;
     private InboundReport[] _reports = new InboundReport[1024];
     private int _reportCount;
 
-    public TelemetryBatchProcessor(TerminalRegistry registry, ShardHost shardHost, GatewayMetrics metrics, int duplicateWindow, TelemetryLimits? limits = null)
+    public TelemetryBatchProcessor(TerminalRegistry registry, ShardHost shardHost, GatewayMetrics metrics, int duplicateWindow, TelemetryLimits? limits = null, TimeSpan? historicAge = null)
     {
+        _historicAgeMs = (long)(historicAge ?? new GatewayOptions().HistoricAge).TotalMilliseconds;
         _registry = registry;
         _shardHost = shardHost;
         _metrics = metrics;
@@ -60,7 +65,13 @@ internal sealed class TelemetryBatchProcessor
             }
 
             Interlocked.Add(ref _metrics.MessagesReceived, batch.Count);
-            Interlocked.Add(ref _metrics.ReportsAccepted, entry.Accepted);
+            var backlogAccepted = 0;
+            foreach (var message in entry.Backlog ?? [])
+            {
+                backlogAccepted += message.Accepted;
+            }
+
+            Interlocked.Add(ref _metrics.ReportsAccepted, entry.Accepted + backlogAccepted);
             Interlocked.Add(ref _metrics.ReportsDuplicate, entry.Duplicates);
             Interlocked.Add(ref _metrics.ReportsRejected, entry.Rejected);
             Interlocked.Add(ref _metrics.StatusUpdates, entry.Statuses);
@@ -68,6 +79,10 @@ internal sealed class TelemetryBatchProcessor
             {
                 // Started now, awaited before the ack: the reject is durable before the broker forgets the message.
                 entry.Pending.Add(writeRejects(rejects, cancellationToken));
+                foreach (var message in entry.Backlog ?? [])
+                {
+                    message.Pending.Add(entry.Pending[^1]);
+                }
             }
 
             var start = 0;
@@ -164,6 +179,12 @@ internal sealed class TelemetryBatchProcessor
                 }
             }
 
+            if (IsHistoric(count, nowMs))
+            {
+                AddBacklog(batch, index, entry, vehicleId, count, payload.Span, nowMs);
+                continue;
+            }
+
             for (var i = 0; i < count; i++)
             {
                 ref readonly var fix = ref _fixes[i];
@@ -184,6 +205,63 @@ internal sealed class TelemetryBatchProcessor
         }
 
         return -1;
+    }
+
+    /// <summary>
+    /// An array (the protocol's store-and-forward form) holding a report older than the historic age. A single old
+    /// report stays live: that is what the broker's queue holds after a gateway restart, and its catch-up must run at
+    /// full speed, in order, rather than one backlog message at a time.
+    /// </summary>
+    private bool IsHistoric(int count, long nowMs)
+    {
+        if (count < 2)
+        {
+            return false;
+        }
+
+        var cutoff = nowMs - _historicAgeMs;
+        for (var i = 0; i < count; i++)
+        {
+            if (_fixes[i].Ts < cutoff)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// Moves message <paramref name="index"/> to the backlog lane: its fixes (less duplicates) become reports on a copy
+    /// of the payload, submitted at once to the shards' backlog lane, and the message leaves the batch's ack.
+    /// </summary>
+    private void AddBacklog(MqttReceivedBatch batch, int index, InFlightBatch entry, long vehicleId, int count, ReadOnlySpan<byte> payload, long nowMs)
+    {
+        byte[]? copy = null;
+        var reports = new InboundReport[count];
+        var accepted = 0;
+        for (var i = 0; i < count; i++)
+        {
+            ref readonly var fix = ref _fixes[i];
+            if (!_duplicates.TryAdd(vehicleId, fix.Ts, fix.Seq))
+            {
+                entry.Duplicates++;
+                continue;
+            }
+
+            var obd = ReadOnlyMemory<byte>.Empty;
+            if (fix.HasObd)
+            {
+                copy ??= payload.ToArray();
+                obd = copy.AsMemory(fix.Obd);
+            }
+
+            reports[accepted++] = new InboundReport(vehicleId, fix, nowMs, obd);
+        }
+
+        var message = new BacklogMessage(batch.Defer(index), accepted);
+        message.Pending.Add(_shardHost.SubmitBacklog(reports.AsMemory(0, accepted)));
+        (entry.Backlog ??= []).Add(message);
     }
 
     private void AddStatus(InFlightBatch entry, TerminalInfo terminal, long vehicleId, ReadOnlySpan<byte> payload, DateTimeOffset now)

@@ -63,6 +63,36 @@ public sealed partial class MqttClient
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>
+    /// Manual mode: queues the PUBACK of a message deferred from its batch. Dropped, like a batch's, when the connection
+    /// it arrived on has been replaced (the broker redelivers). A no-op in automatic mode or for QoS 0.
+    /// Acks of deferred messages may overtake those of earlier messages; MQTT asks for PUBACKs in arrival order, but
+    /// brokers match them by packet id (Mosquitto does), and each still follows its own message's processing.
+    /// </summary>
+    public ValueTask AcknowledgeAsync(MqttDeferredAck ack, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        if (!_options.ManualAcknowledge || ack.PacketId == 0)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        long current;
+        lock (_lock)
+        {
+            current = _generation;
+            if (_connection is { IsClosed: false } connection && connection.Generation == ack.ConnectionGeneration)
+            {
+                MqttPacketEncoder.WritePubAck(connection.Output, ack.PacketId);
+                connection.RequestWrite();
+                return ValueTask.CompletedTask;
+            }
+        }
+
+        MqttClientLog.AcksDropped(_logger, 1, ack.ConnectionGeneration, current);
+        return ValueTask.CompletedTask;
+    }
+
     private async ValueTask<MqttReceivedBatch> ReadBatchSlowAsync(CancellationToken cancellationToken)
     {
         try

@@ -80,7 +80,27 @@ public sealed class MqttReceivedBatch : IDisposable
 
     internal bool TryMarkAcknowledged() => Interlocked.Exchange(ref _acknowledged, 1) == 0;
 
-    internal ushort GetPacketIdForAck(int index) => _entries[index].QoS == MqttQualityOfService.AtLeastOnce ? _entries[index].PacketId : (ushort)0;
+    internal ushort GetPacketIdForAck(int index) =>
+        _entries[index] is { QoS: MqttQualityOfService.AtLeastOnce, Deferred: false } entry ? entry.PacketId : (ushort)0;
+
+    /// <summary>
+    /// Takes message <paramref name="index"/> out of this batch's acknowledgement (manual mode): the caller acknowledges
+    /// it on its own with <see cref="MqttClient.AcknowledgeAsync(MqttDeferredAck, CancellationToken)"/>, e.g. after
+    /// slower work than the rest of the batch. Call before the batch is acknowledged.
+    /// </summary>
+    public MqttDeferredAck Defer(int index)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if ((uint)index >= (uint)_count)
+        {
+            throw new ArgumentOutOfRangeException(nameof(index));
+        }
+
+        ref var entry = ref _entries[index];
+        var ack = new MqttDeferredAck(ConnectionGeneration, entry.QoS == MqttQualityOfService.AtLeastOnce && !entry.Deferred ? entry.PacketId : (ushort)0);
+        entry = entry with { Deferred = true };
+        return ack;
+    }
 
     internal void Add(in MqttPublishView view)
     {
@@ -137,7 +157,7 @@ public sealed class MqttReceivedBatch : IDisposable
         return topics;
     }
 
-    internal readonly record struct Entry(int TopicStart, int TopicLength, int PayloadStart, int PayloadLength, ushort PacketId, MqttQualityOfService QoS, bool Retain, bool Dup);
+    internal readonly record struct Entry(int TopicStart, int TopicLength, int PayloadStart, int PayloadLength, ushort PacketId, MqttQualityOfService QoS, bool Retain, bool Dup, bool Deferred = false);
 
     public struct Enumerator
     {
@@ -155,6 +175,12 @@ public sealed class MqttReceivedBatch : IDisposable
         public bool MoveNext() => ++_index < _batch._count;
     }
 }
+
+/// <summary>
+/// The acknowledgement of one message taken out of its batch's (<see cref="MqttReceivedBatch.Defer"/>): the connection it
+/// arrived on and its packet id (0 when it needs none, i.e. QoS 0).
+/// </summary>
+public readonly record struct MqttDeferredAck(long ConnectionGeneration, ushort PacketId);
 
 /// <summary>One message of a <see cref="MqttReceivedBatch"/>: a view into the batch's pooled storage, valid until the batch is disposed.</summary>
 public readonly struct MqttReceivedMessage

@@ -44,6 +44,9 @@ internal sealed partial class PositionBatcher : IDisposable
     private long _firstRowTimestamp;
     private TaskCompletionSource? _wake;
     private TaskCompletionSource? _spaceAvailable;
+    private TaskCompletionSource? _backlogRoom;
+    private int _fillingBacklog;
+    private int _flushingBacklog;
     private bool _completed;
     private int _flushingCount;
     private Task? _loop;
@@ -78,6 +81,21 @@ internal sealed partial class PositionBatcher : IDisposable
         }
     }
 
+    /// <summary>
+    /// Backlog rows (historic reports) buffered or being written. Shards take more backlog only while this is below
+    /// <c>BacklogRowsInFlight</c>, so every COPY keeps most of its room for live rows.
+    /// </summary>
+    public int BacklogRowsPending => Volatile.Read(ref _fillingBacklog) + Volatile.Read(ref _flushingBacklog);
+
+    /// <summary>Completes when a COPY has finished (and so backlog room may have come free).</summary>
+    public Task WaitForBacklogRoomAsync()
+    {
+        lock (_gate)
+        {
+            return _flushingCount == 0 && _filling.Count == 0 ? Task.CompletedTask : (_backlogRoom ??= NewSignal()).Task;
+        }
+    }
+
     /// <summary>Rows inserted into positions since start.</summary>
     public long RowsInserted => Interlocked.Read(ref _rowsInserted);
 
@@ -91,9 +109,10 @@ internal sealed partial class PositionBatcher : IDisposable
 
     /// <summary>
     /// Adds a shard's rows; <paramref name="submissions"/>[i] is the submission of <paramref name="rows"/>[i].
-    /// Returns once every row is buffered, waiting while both buffers are full.
+    /// Returns once every row is buffered, waiting while both buffers are full. <paramref name="backlogRows"/> of them
+    /// are backlog rows (counted in <see cref="BacklogRowsPending"/> until their COPY is done).
     /// </summary>
-    public async ValueTask AppendAsync(ReadOnlyMemory<PositionRow> rows, ReadOnlyMemory<Submission> submissions, CancellationToken cancellationToken)
+    public async ValueTask AppendAsync(ReadOnlyMemory<PositionRow> rows, ReadOnlyMemory<Submission> submissions, CancellationToken cancellationToken, int backlogRows = 0)
     {
         var offset = 0;
         while (offset < rows.Length)
@@ -114,6 +133,12 @@ internal sealed partial class PositionBatcher : IDisposable
 
                     _filling.AddRange(rows.Span.Slice(offset, count));
                     AddRuns(submissions.Span.Slice(offset, count));
+                    if (offset == 0)
+                    {
+                        // Counted with the first part: a throttle, it need not follow a split exactly.
+                        Volatile.Write(ref _fillingBacklog, _fillingBacklog + backlogRows);
+                    }
+
                     offset += count;
                     if (_filling.Count >= _maxRows)
                     {
@@ -190,6 +215,8 @@ internal sealed partial class PositionBatcher : IDisposable
                     (_filling, _flushing) = (_flushing, _filling);
                     (_fillingRuns, _flushingRuns) = (_flushingRuns, _fillingRuns);
                     _flushingCount = _flushing.Count;
+                    Volatile.Write(ref _flushingBacklog, _fillingBacklog);
+                    Volatile.Write(ref _fillingBacklog, 0);
                     Signal(ref _spaceAvailable);
                 }
             }
@@ -242,6 +269,8 @@ internal sealed partial class PositionBatcher : IDisposable
             lock (_gate)
             {
                 _flushingCount = 0;
+                Volatile.Write(ref _flushingBacklog, 0);
+                Signal(ref _backlogRoom);
             }
         }
     }

@@ -93,6 +93,9 @@ public sealed partial class ShardHost : IHostedService, IAsyncDisposable
     /// <summary>Messages waiting in the shard queues, over all shards.</summary>
     public int QueueDepth => _shards.Sum(s => s.QueueDepth);
 
+    /// <summary>Backlog reports waiting in the shards' lower-priority lane.</summary>
+    public int BacklogDepth => _shards.Sum(s => s.BacklogDepth);
+
     /// <summary>Degraded while the store fails (commits are then held back), with the last error.</summary>
     public ShardHostHealth Health
     {
@@ -153,6 +156,44 @@ public sealed partial class ShardHost : IHostedService, IAsyncDisposable
         }
 
         return ValueTask.FromResult(submission.Task);
+    }
+
+    /// <summary>
+    /// Queues historic <paramref name="reports"/> (a terminal's store-and-forward backlog) in the shards' lower-priority
+    /// lane: they are applied and stored after the live reports queued at the time, in submission order per shard
+    /// (so per vehicle), at most <c>BacklogRowsInFlight</c> rows per COPY cycle. Never waits: the caller bounds how
+    /// much backlog it has outstanding. Returns the commit task, as <see cref="SubmitAsync"/> does, with the same
+    /// rule for the buffers behind <see cref="InboundReport.ObdJson"/>.
+    /// </summary>
+    public Task SubmitBacklog(ReadOnlyMemory<InboundReport> reports)
+    {
+        EnsureRunning();
+        if (reports.IsEmpty)
+        {
+            return Task.CompletedTask;
+        }
+
+        var submission = new Submission(reports.Length);
+        var span = reports.Span;
+        var last = -1;
+        for (var i = 0; i < span.Length; i++)
+        {
+            var index = ShardOf(span[i].VehicleId, _shards.Length);
+            if (!_shards[index].BacklogWriter.TryWrite(new ShardMessage(span[i], submission, null)))
+            {
+                submission.Fail(new InvalidOperationException("The shard host is stopping."));
+                break;
+            }
+
+            if (index != last)
+            {
+                // A full live queue means the loop is busy and checks the backlog lane anyway after that pass.
+                _shards[index].Writer.TryWrite(ShardMessage.Nudge);
+                last = index;
+            }
+        }
+
+        return submission.Task;
     }
 
     /// <summary>The terminal's retained status (<c>online</c>/<c>offline</c>), received at <paramref name="atMs"/>.</summary>
@@ -272,7 +313,7 @@ public sealed partial class ShardHost : IHostedService, IAsyncDisposable
 
             foreach (var shard in _shards)
             {
-                shard.Writer.TryComplete();
+                shard.Complete();
             }
 
             await Task.WhenAll(_shards.Select(s => s.Completion));

@@ -6,7 +6,13 @@ namespace Fleet.Silo.Shards;
 /// An entry of a shard's queue: a report (with its submission) or, rarely, a command. A struct, so queueing a
 /// report allocates nothing.
 /// </summary>
-internal readonly record struct ShardMessage(InboundReport Report, Submission? Submission, ShardCommand? Command);
+internal readonly record struct ShardMessage(InboundReport Report, Submission? Submission, ShardCommand? Command)
+{
+    /// <summary>Wakes the loop for its backlog lane; carries nothing.</summary>
+    public static ShardMessage Nudge => default;
+
+    public bool IsNudge => Submission is null && Command is null;
+}
 
 /// <summary>Work other than reports that must run inside the shard's loop, because only it may touch its grains.</summary>
 internal abstract class ShardCommand() : TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)

@@ -24,6 +24,9 @@ internal sealed record ShardContext(
 /// batch), activates the missing grains with one query, applies the reports per vehicle in event-time order and
 /// the commands where they arrived between them, hands the rows to the batcher, and publishes the changed states.
 /// Only this loop touches the grains, so they need no locks.
+/// Backlog reports (historic uploads) wait in a second queue, the lower-priority lane: a pass takes them only after
+/// the live queue is drained, and only while the batcher holds fewer than <c>BacklogRowsInFlight</c> backlog rows,
+/// so a day's upload never holds live reports behind it. The lane is FIFO, so each vehicle's backlog keeps its order.
 /// </summary>
 internal sealed partial class VehicleShard
 {
@@ -31,6 +34,8 @@ internal sealed partial class VehicleShard
 
     private readonly ShardContext _context;
     private readonly Channel<ShardMessage> _queue;
+    // Not SingleReader: the loop reads Count, which the single-reader unbounded channel does not offer.
+    private readonly Channel<ShardMessage> _backlog = Channel.CreateUnbounded<ShardMessage>();
     private readonly Dictionary<long, VehicleGrain> _grains = [];
     private readonly ShardMessage[] _drained;
     private readonly PositionRow[] _rows;
@@ -65,6 +70,22 @@ internal sealed partial class VehicleShard
 
     public ChannelWriter<ShardMessage> Writer => _queue.Writer;
 
+    /// <summary>
+    /// The backlog lane. Unbounded here: the gateway bounds what it has submitted and not yet acknowledged. A writer
+    /// nudges the loop afterwards with <see cref="ShardMessage.Nudge"/> on <see cref="Writer"/>.
+    /// </summary>
+    public ChannelWriter<ShardMessage> BacklogWriter => _backlog.Writer;
+
+    /// <summary>Backlog reports waiting in this shard.</summary>
+    public int BacklogDepth => _backlog.Reader.Count;
+
+    /// <summary>Takes no more messages in either lane; the loop ends once both are drained.</summary>
+    public void Complete()
+    {
+        _backlog.Writer.TryComplete();
+        _queue.Writer.TryComplete();
+    }
+
     public int ActiveGrains => Volatile.Read(ref _activeGrains);
 
     /// <summary>Messages waiting in the queue (for the queue-depth gauge).</summary>
@@ -89,20 +110,61 @@ internal sealed partial class VehicleShard
     private async Task RunAsync(CancellationToken abort)
     {
         var reader = _queue.Reader;
+        var backlog = _backlog.Reader;
+        var liveDone = false;
         var count = 0;
         try
         {
-            while (await reader.WaitToReadAsync(abort))
+            while (true)
             {
                 count = 0;
                 while (count < _drained.Length && reader.TryRead(out var message))
                 {
-                    _drained[count++] = message;
+                    if (!message.IsNudge)
+                    {
+                        _drained[count++] = message;
+                    }
+                }
+
+                // Live first: backlog only fills what room this pass has left, within the batcher's backlog allowance.
+                var backlogCount = 0;
+                var backlogWaiting = backlog.Count > 0;
+                if (backlogWaiting && count < _drained.Length && (liveDone || _context.Batcher.BacklogRowsPending < _context.Options.BacklogRowsInFlight))
+                {
+                    var take = Math.Min(_drained.Length - count, _context.Options.BacklogRowsInFlight);
+                    while (backlogCount < take && backlog.TryRead(out var message))
+                    {
+                        _drained[count++] = message;
+                        backlogCount++;
+                    }
+                }
+
+                if (count == 0)
+                {
+                    if (liveDone)
+                    {
+                        if (!await backlog.WaitToReadAsync(abort))
+                        {
+                            break;
+                        }
+                    }
+                    else if (backlogWaiting)
+                    {
+                        // Held back by the allowance: wake for a live message or when a COPY frees room.
+                        await Task.WhenAny(reader.WaitToReadAsync(abort).AsTask(), _context.Batcher.WaitForBacklogRoomAsync().WaitAsync(abort));
+                        abort.ThrowIfCancellationRequested();
+                    }
+                    else if (!await reader.WaitToReadAsync(abort))
+                    {
+                        liveDone = true;
+                    }
+
+                    continue;
                 }
 
                 try
                 {
-                    await ProcessAsync(count, abort);
+                    await ProcessAsync(count, backlogCount, abort);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException || !abort.IsCancellationRequested)
                 {
@@ -119,15 +181,18 @@ internal sealed partial class VehicleShard
         {
             var stopped = new InvalidOperationException("The shard host stopped before these reports were stored.");
             FailDrained(count, stopped);
-            while (reader.TryRead(out var message))
+            foreach (var lane in (ReadOnlySpan<ChannelReader<ShardMessage>>)[reader, backlog])
             {
-                message.Submission?.Fail(stopped);
-                message.Command?.TrySetCanceled(abort);
+                while (lane.TryRead(out var message))
+                {
+                    message.Submission?.Fail(stopped);
+                    message.Command?.TrySetCanceled(abort);
+                }
             }
         }
     }
 
-    private async Task ProcessAsync(int count, CancellationToken abort)
+    private async Task ProcessAsync(int count, int backlogCount, CancellationToken abort)
     {
         var reports = SplitAndSort(count);
         if (_missing.Count > 0)
@@ -148,7 +213,7 @@ internal sealed partial class VehicleShard
         Apply(applied, reports, nowMs);
         if (reports > 0)
         {
-            await _context.Batcher.AppendAsync(_rows.AsMemory(0, reports), _owners.AsMemory(0, reports), abort);
+            await _context.Batcher.AppendAsync(_rows.AsMemory(0, reports), _owners.AsMemory(0, reports), abort, backlogCount);
         }
 
         Publish();

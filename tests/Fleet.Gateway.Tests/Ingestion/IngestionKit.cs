@@ -58,7 +58,7 @@ internal sealed class IngestionKit : IAsyncDisposable
     public ShardHost Host { get; private set; } = null!;
 
     /// <summary>Migrates <paramref name="db"/>, seeds <paramref name="terminals"/> vehicles with a terminal each, starts the broker and the shard host.</summary>
-    public static async Task<IngestionKit> StartAsync(NpgsqlDataSource db, int terminals, SiloOptions? silo = null)
+    public static async Task<IngestionKit> StartAsync(NpgsqlDataSource db, int terminals, SiloOptions? silo = null, ILiveStateSink? sink = null)
     {
         var stopwatch = Stopwatch.StartNew();
         await MigrationRunner.ApplyAsync(db, NullLogger.Instance, Token);
@@ -72,7 +72,7 @@ internal sealed class IngestionKit : IAsyncDisposable
                 db,
                 new PositionWriter(db),
                 Options.Create(silo ?? new SiloOptions { ShardCount = 8, FlushInterval = TimeSpan.FromMilliseconds(5), StoreRetryMaxDelay = TimeSpan.FromMilliseconds(250) }),
-                NullLiveStateSink.Instance,
+                sink ?? NullLiveStateSink.Instance,
                 NullGeofenceLookup.Instance,
                 TimeProvider.System,
                 kit._loggerFactory.CreateLogger<ShardHost>());
