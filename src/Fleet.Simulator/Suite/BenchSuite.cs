@@ -311,6 +311,9 @@ public sealed class BenchSuite : IAsyncDisposable
         }
         else
         {
+            // The broker acknowledged every publish on receipt; the pipeline may still be working through its queue.
+            // Count once the gateway has received everything sent, or has received nothing more for a while.
+            await WaitForGatewayAsync(name, metricsBefore.Received, summary.Reports, ct);
             Log($"{name}: counting positions and rejects");
             (persisted, var rowsInWindow) = await CountPositionsAsync(runFromMs, runToMs, measureFromMs, measureToMs, summary.Reports, ct);
             var metricsAfter = await _metrics.ReadAsync(ct);
@@ -399,6 +402,44 @@ public sealed class BenchSuite : IAsyncDisposable
         }
 
         return counts;
+    }
+
+    private async Task WaitForGatewayAsync(string name, long? receivedBefore, long sent, CancellationToken ct)
+    {
+        if (receivedBefore is null)
+        {
+            return;
+        }
+
+        var quietSince = Stopwatch.StartNew();
+        var waited = Stopwatch.StartNew();
+        long last = -1;
+        while (waited.Elapsed < _options.DrainLimit)
+        {
+            var received = (await _metrics.ReadAsync(ct)).Received - receivedBefore;
+            if (received is null || received >= sent)
+            {
+                return;
+            }
+
+            if (received != last)
+            {
+                if (last >= 0 && waited.Elapsed.TotalSeconds >= 10 && (long)waited.Elapsed.TotalSeconds % 10 == 0)
+                {
+                    Log($"{name}: the gateway has received {received} of {sent}; waiting for the pipeline to drain");
+                }
+
+                last = received.Value;
+                quietSince.Restart();
+            }
+            else if (quietSince.Elapsed > TimeSpan.FromSeconds(15))
+            {
+                // Nothing more is coming: the rest was dropped on the way (the broker's queue overflowed).
+                return;
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(1), ct);
+        }
     }
 
     private async Task<long> CountRejectsAsync(long fromMs, long toMs, CancellationToken ct)
