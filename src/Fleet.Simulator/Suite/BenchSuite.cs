@@ -334,11 +334,11 @@ public sealed class BenchSuite : IAsyncDisposable
         var generatorCores = (to.Self - from.Self) / seconds;
         if (summary.Behind > 0)
         {
-            // The runner waits when the broker's PUBACK window is full: a generator far from a core's worth of CPU was
-            // held back by the pipeline's acknowledgements, not by its own speed.
+            // The runner waits when its in-flight window is full: a generator far from a core's worth of CPU was held
+            // back by the broker's acknowledgements, not by its own speed.
             notes.Add(string.Create(
                 CultureInfo.InvariantCulture,
-                $"load generator behind schedule for {summary.Behind} of {summary.Reports} reports at {generatorCores:F2} cores: {(generatorCores < 0.6 ? "back-pressure (PUBACK window full), not the generator's CPU" : "the generator may be CPU-bound")}"));
+                $"load generator behind schedule for {summary.Behind} of {summary.Reports} reports at {generatorCores:F2} cores: {(generatorCores < 0.6 ? "back-pressure (the broker's PUBACKs were slower than the schedule), not the generator's CPU" : "the generator may be CPU-bound")}"));
         }
 
         var result = new ScenarioResult
