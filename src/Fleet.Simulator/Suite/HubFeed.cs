@@ -259,7 +259,7 @@ public sealed class HubFeed : IAsyncDisposable
             {
                 measurement.Rows++;
                 var ts = row[_tsIndex].GetInt64();
-                if (ts >= measurement.FromMs && ts < measurement.ToMs)
+                if (ts >= measurement.FromMs && ts < measurement.ToMs && measurement.FirstSighting(row[_idIndex].GetInt64(), ts))
                 {
                     measurement.Latency.Record(arrivedMs - ts);
                 }
@@ -281,6 +281,21 @@ public sealed class HubMeasurement(long fromMs, long toMs, long startedAt)
     public long Bytes { get; internal set; }
     public long Rows { get; internal set; }
     public LatencyHistogram Latency { get; } = new();
+
+    // A row is sent again, with the same fix, when only the vehicle's state changes (it goes offline when a run ends,
+    // parks on a timer): only a fix's first arrival is its latency.
+    private readonly Dictionary<long, long> _newestTs = [];
+
+    internal bool FirstSighting(long vehicleId, long ts)
+    {
+        if (_newestTs.TryGetValue(vehicleId, out var seen) && ts <= seen)
+        {
+            return false;
+        }
+
+        _newestTs[vehicleId] = ts;
+        return true;
+    }
 
     /// <summary>Frames and bytes so far, read consistently with the receive loop.</summary>
     public (long Frames, long Bytes) Counters()

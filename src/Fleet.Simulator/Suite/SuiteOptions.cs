@@ -67,6 +67,9 @@ public sealed record SuiteOptions
     /// <summary>A pause before each run, for the platform to finish the previous one.</summary>
     public TimeSpan Settle { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>How long a run's end waits for the pipeline to take in what the broker still queues for it.</summary>
+    public TimeSpan DrainLimit { get; init; } = TimeSpan.FromMinutes(5);
+
     /// <summary>Free text for the report: the machine, what else ran on it.</summary>
     public string? Note { get; init; }
 

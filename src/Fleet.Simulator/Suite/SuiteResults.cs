@@ -25,7 +25,7 @@ public sealed record ScenarioResult
     public long Persisted { get; init; }
     public long Rejected { get; init; }
 
-    /// <summary>Rows beyond the first for the same (vehicle, ts, seq).</summary>
+    /// <summary>Reports the platform dropped as already seen or already stored (its /metrics counters over the run).</summary>
     public long Duplicated { get; init; }
 
     /// <summary>Reports acknowledged per second while sending.</summary>
