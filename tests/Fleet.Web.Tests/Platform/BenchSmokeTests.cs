@@ -1,14 +1,9 @@
 using System.Globalization;
 using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using Fleet.Core.Security;
-using Fleet.Mqtt.Client;
-using Fleet.Mqtt.Protocol;
 using Fleet.Simulator.Suite;
 using Fleet.TestSupport;
-using Microsoft.AspNetCore.Builder;
-using Npgsql;
 
 namespace Fleet.Web.Tests.Platform;
 
@@ -91,63 +86,26 @@ public sealed class BenchPlatform(PostgresFixture postgres) : IAsyncLifetime
     public const int Vehicles = 300;
     private const string BenchUser = "fleet-bench";
 
-    private readonly string _directory = Directory.CreateTempSubdirectory("fleet-bench-").FullName;
-    private readonly string _gatewayPassword = Convert.ToHexString(RandomNumberGenerator.GetBytes(12));
     private readonly string _simulatorPassword = Convert.ToHexString(RandomNumberGenerator.GetBytes(12));
     private readonly string _benchPassword = Convert.ToHexString(RandomNumberGenerator.GetBytes(12));
-    private WebApplication? _app;
-    private NpgsqlDataSource? _db;
-    private MosquittoServer? _broker;
-    private Uri? _baseAddress;
-    private string _supervisorPassword = "";
+    private CoHostedPlatform? _platform;
 
-    private string CredentialsFile => Path.Combine(_directory, "demo-credentials.json");
-
-    private string PidFile => Path.Combine(_directory, "mosquitto.pid");
+    private CoHostedPlatform Platform => _platform ?? throw new InvalidOperationException("The platform is not started.");
 
     public async ValueTask InitializeAsync()
     {
         var ct = TestContext.Current.CancellationToken;
-        _db = await postgres.CreateDatabaseAsync(cancellationToken: ct);
-        var passwords = Path.Combine(_directory, "passwd");
-        var acl = Path.Combine(_directory, "acl");
-        var gatewayHash = MosquittoPasswordHash.Create(_gatewayPassword);
-        await File.WriteAllTextAsync(passwords, $"fleet-gateway:{gatewayHash}\n", ct);
-        await File.WriteAllTextAsync(acl, "user fleet-gateway\ntopic read fleet/v1/+/telemetry\ntopic read fleet/v1/+/status\n", ct);
-        if (Environment.IsPrivilegedProcess)
+        _platform = new CoHostedPlatform(postgres, new CoHostedPlatformOptions
         {
-            var chown = await MosquittoProcessRunner.RunAsync("chown", ["-R", "mosquitto:mosquitto", _directory], TimeSpan.FromSeconds(10), ct);
-            Assert.True(chown.ExitCode == 0, chown.StandardError);
-        }
-
-        _broker = await MosquittoServer.StartAsync(
-            new MosquittoServerOptions { ExternalPasswordFile = passwords, ExternalAclFile = acl, ExtraConfig = [$"pid_file {PidFile}"] },
-            ct);
-        _app = FleetHost.Build(new Dictionary<string, string?>
-        {
-            ["Fleet:Database:ConnectionString"] = _db.ConnectionString,
-            ["Fleet:Demo:SeedVehicles"] = Vehicles.ToString(CultureInfo.InvariantCulture),
-            ["Fleet:Demo:CredentialsFile"] = CredentialsFile,
-            ["Fleet:Broker:PasswordFile"] = passwords,
-            ["Fleet:Broker:AclFile"] = acl,
-            ["Fleet:Broker:PidFile"] = PidFile,
-            ["Fleet:Broker:GatewayPasswordHash"] = gatewayHash,
-            ["Fleet:Broker:SimulatorPasswordHash"] = MosquittoPasswordHash.Create(_simulatorPassword),
-            ["Fleet:Broker:AdminUsername"] = BenchUser,
-            ["Fleet:Broker:AdminPasswordHash"] = MosquittoPasswordHash.Create(_benchPassword),
-            ["Fleet:Broker:FileGroup"] = Environment.IsPrivilegedProcess ? "mosquitto" : "",
-            ["Fleet:Mqtt:Host"] = MosquittoServer.Host,
-            ["Fleet:Mqtt:Port"] = _broker.Port.ToString(CultureInfo.InvariantCulture),
-            ["Fleet:Mqtt:Username"] = "fleet-gateway",
-            ["Fleet:Mqtt:Password"] = _gatewayPassword,
-            ["Fleet:Auth:LoginPermitsPerMinute"] = "1000",
+            SeedVehicles = Vehicles,
+            Settings = new Dictionary<string, string?>
+            {
+                ["Fleet:Broker:SimulatorPasswordHash"] = MosquittoPasswordHash.Create(_simulatorPassword),
+                ["Fleet:Broker:AdminUsername"] = BenchUser,
+                ["Fleet:Broker:AdminPasswordHash"] = MosquittoPasswordHash.Create(_benchPassword),
+            },
         });
-        await _app.StartAsync(ct);
-        _baseAddress = new Uri(_app.Urls.First());
-
-        using var credentials = JsonDocument.Parse(await File.ReadAllTextAsync(CredentialsFile, ct));
-        _supervisorPassword = credentials.RootElement.GetProperty("users").EnumerateArray()
-            .First(u => u.GetProperty("username").GetString() == "supervisor").GetProperty("password").GetString()!;
+        await _platform.InitializeAsync();
 
         // The host rewrites the broker's files from the registry and reloads it; the service users work once it has.
         await WaitUntilAcceptedAsync(BenchUser, _benchPassword, ct);
@@ -158,18 +116,18 @@ public sealed class BenchPlatform(PostgresFixture postgres) : IAsyncLifetime
     public SuiteOptions SuiteOptions(string outputDirectory) => new()
     {
         Host = MosquittoServer.Host,
-        Port = _broker!.Port,
+        Port = Platform.Broker.Port,
         LoadUsername = "fleet-simulator",
         LoadPassword = _simulatorPassword,
         BenchUsername = BenchUser,
         BenchPassword = _benchPassword,
-        Database = _db!.ConnectionString,
-        HubBaseAddress = _baseAddress!,
+        Database = Platform.Db.ConnectionString,
+        HubBaseAddress = Platform.BaseAddress,
         HubUsername = "supervisor",
-        HubPassword = _supervisorPassword,
-        CredentialsPath = CredentialsFile,
+        HubPassword = Platform.Passwords["supervisor"],
+        CredentialsPath = Platform.CredentialsFile,
         FleetPid = Environment.ProcessId,
-        MosquittoPid = int.Parse(File.ReadAllText(PidFile).Trim(), CultureInfo.InvariantCulture),
+        MosquittoPid = int.Parse(File.ReadAllText(Platform.PidFile).Trim(), CultureInfo.InvariantCulture),
         PostgresPid = int.Parse(File.ReadLines(Path.Combine(postgres.Server.RootDirectory, "data", "postmaster.pid")).First(), CultureInfo.InvariantCulture),
         OutputDirectory = outputDirectory,
         SteadyVehicles = Vehicles,
@@ -188,51 +146,21 @@ public sealed class BenchPlatform(PostgresFixture postgres) : IAsyncLifetime
 
     public async ValueTask DisposeAsync()
     {
-        if (_app is not null)
+        if (_platform is not null)
         {
-            await _app.StopAsync();
-            await _app.DisposeAsync();
-        }
+            await _platform.DisposeAsync();
 
-        if (_broker is not null)
-        {
-            await _broker.DisposeAsync();
+            // Its pool's connections go now rather than when the assembly's PostgreSQL stops.
+            if (_platform.Db is { } db)
+            {
+                await db.DisposeAsync();
+            }
         }
-
-        if (_db is not null)
-        {
-            await _db.DisposeAsync();
-        }
-
-        Directory.Delete(_directory, recursive: true);
     }
 
     private async Task WaitUntilAcceptedAsync(string username, string password, CancellationToken ct)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (true)
-        {
-            await using var client = new MqttClient(new MqttClientOptions
-            {
-                Host = MosquittoServer.Host,
-                Port = _broker!.Port,
-                ClientId = string.Create(CultureInfo.InvariantCulture, $"{username}-probe-{Guid.NewGuid():N}"),
-                Username = username,
-                Password = password,
-                ProtocolVersion = MqttProtocolVersion.V500,
-                AutoReconnect = false,
-                ConnectTimeout = TimeSpan.FromSeconds(5),
-            });
-            try
-            {
-                await client.ConnectAsync(ct);
-                await client.DisconnectAsync(ct);
-                return;
-            }
-            catch (MqttConnectException) when (DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(200, ct);
-            }
-        }
+        await using var client = await Platform.ConnectWhenAcceptedAsync(username, password, TimeSpan.FromSeconds(30), ct);
+        await client.DisconnectAsync(ct);
     }
 }

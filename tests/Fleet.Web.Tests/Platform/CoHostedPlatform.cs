@@ -13,16 +13,26 @@ using Npgsql;
 
 namespace Fleet.Web.Tests.Platform;
 
+/// <summary>What a test class wants of <see cref="CoHostedPlatform"/> beyond the default.</summary>
+public sealed record CoHostedPlatformOptions
+{
+    /// <summary>Vehicles (each with a terminal) the demo province seeds.</summary>
+    public int SeedVehicles { get; init; } = 6;
+
+    /// <summary>More host settings, e.g. the broker service users the host keeps in the files it generates.</summary>
+    public IReadOnlyDictionary<string, string?> Settings { get; init; } = new Dictionary<string, string?>();
+}
+
 /// <summary>
 /// The platform co-hosted as ./fleet up runs it, against a real Mosquitto: the broker starts on a password file
 /// holding only the gateway user, and from then on knows exactly what the host writes from the terminals table;
 /// the host's gateway reads from it into the shards. A small demo province gives the logins and a few seeded
 /// terminals. One per test class.
 /// </summary>
-public sealed class CoHostedPlatform(PostgresFixture postgres) : IAsyncLifetime
+public sealed class CoHostedPlatform : IAsyncLifetime
 {
-    private const int SeedVehicles = 6;
-
+    private readonly PostgresFixture _postgres;
+    private readonly CoHostedPlatformOptions _options;
     private readonly string _directory = Directory.CreateTempSubdirectory("fleet-terminals-").FullName;
     private readonly string _gatewayPassword = Convert.ToHexString(RandomNumberGenerator.GetBytes(12));
     private readonly Dictionary<string, HttpClient> _sessions = new(StringComparer.Ordinal);
@@ -30,11 +40,26 @@ public sealed class CoHostedPlatform(PostgresFixture postgres) : IAsyncLifetime
     private WebApplication? _app;
     private int _clients;
 
+    // xUnit builds a class fixture through its only public constructor; the internal one serves fixtures that wrap this.
+    public CoHostedPlatform(PostgresFixture postgres)
+        : this(postgres, new CoHostedPlatformOptions())
+    {
+    }
+
+    internal CoHostedPlatform(PostgresFixture postgres, CoHostedPlatformOptions options)
+    {
+        _postgres = postgres;
+        _options = options;
+    }
+
     public NpgsqlDataSource Db { get; private set; } = null!;
 
     public MosquittoServer Broker { get; private set; } = null!;
 
-    public string PidFile => Path.Combine(_directory, "mosquitto.pid");
+    public string PidFile => BrokerFiles.PidFile(_directory);
+
+    /// <summary>The demo credentials (users and seeded terminals) the host wrote when it seeded.</summary>
+    public string CredentialsFile => Path.Combine(_directory, "demo-credentials.json");
 
     public Uri BaseAddress { get; private set; } = null!;
 
@@ -48,31 +73,21 @@ public sealed class CoHostedPlatform(PostgresFixture postgres) : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         var ct = TestContext.Current.CancellationToken;
-        Db = await postgres.CreateDatabaseAsync(cancellationToken: ct);
-        var passwords = Path.Combine(_directory, "passwd");
-        var acl = Path.Combine(_directory, "acl");
+        Db = await _postgres.CreateDatabaseAsync(cancellationToken: ct);
         var gatewayHash = MosquittoPasswordHash.Create(_gatewayPassword);
-        await File.WriteAllTextAsync(passwords, $"fleet-gateway:{gatewayHash}\n", ct);
-        await File.WriteAllTextAsync(acl, "user fleet-gateway\ntopic read fleet/v1/+/telemetry\ntopic read fleet/v1/+/status\n", ct);
-        if (Environment.IsPrivilegedProcess)
-        {
-            // Mosquitto drops to its own user, which must read the files and write its pid file here.
-            var chown = await MosquittoProcessRunner.RunAsync("chown", ["-R", "mosquitto:mosquitto", _directory], TimeSpan.FromSeconds(10), ct);
-            Assert.True(chown.ExitCode == 0, chown.StandardError);
-        }
-
-        Broker = await MosquittoServer.StartAsync(
-            new MosquittoServerOptions { ExternalPasswordFile = passwords, ExternalAclFile = acl, ExtraConfig = [$"pid_file {PidFile}"] },
+        Broker = await BrokerFiles.StartBrokerAsync(
+            _directory,
+            $"fleet-gateway:{gatewayHash}\n",
+            "user fleet-gateway\ntopic read fleet/v1/+/telemetry\ntopic read fleet/v1/+/status\n",
             ct);
 
-        var credentialsFile = Path.Combine(_directory, "demo-credentials.json");
-        _app = FleetHost.Build(new Dictionary<string, string?>
+        var settings = new Dictionary<string, string?>
         {
             ["Fleet:Database:ConnectionString"] = Db.ConnectionString,
-            ["Fleet:Demo:SeedVehicles"] = SeedVehicles.ToString(CultureInfo.InvariantCulture),
-            ["Fleet:Demo:CredentialsFile"] = credentialsFile,
-            ["Fleet:Broker:PasswordFile"] = passwords,
-            ["Fleet:Broker:AclFile"] = acl,
+            ["Fleet:Demo:SeedVehicles"] = _options.SeedVehicles.ToString(CultureInfo.InvariantCulture),
+            ["Fleet:Demo:CredentialsFile"] = CredentialsFile,
+            ["Fleet:Broker:PasswordFile"] = BrokerFiles.PasswordFile(_directory),
+            ["Fleet:Broker:AclFile"] = BrokerFiles.AclFile(_directory),
             ["Fleet:Broker:PidFile"] = PidFile,
             ["Fleet:Broker:GatewayPasswordHash"] = gatewayHash,
             ["Fleet:Broker:FileGroup"] = Environment.IsPrivilegedProcess ? "mosquitto" : "",
@@ -81,11 +96,17 @@ public sealed class CoHostedPlatform(PostgresFixture postgres) : IAsyncLifetime
             ["Fleet:Mqtt:Username"] = "fleet-gateway",
             ["Fleet:Mqtt:Password"] = _gatewayPassword,
             ["Fleet:Auth:LoginPermitsPerMinute"] = "1000",
-        });
+        };
+        foreach (var (key, value) in _options.Settings)
+        {
+            settings[key] = value;
+        }
+
+        _app = FleetHost.Build(settings);
         await _app.StartAsync(ct);
         BaseAddress = new Uri(_app.Urls.First());
 
-        using var credentials = JsonDocument.Parse(await File.ReadAllTextAsync(credentialsFile, ct));
+        using var credentials = JsonDocument.Parse(await File.ReadAllTextAsync(CredentialsFile, ct));
         Passwords = credentials.RootElement.GetProperty("users").EnumerateArray()
             .ToDictionary(u => u.GetProperty("username").GetString()!, u => u.GetProperty("password").GetString()!, StringComparer.Ordinal);
         SeededTerminals = [.. credentials.RootElement.GetProperty("terminals").EnumerateArray()
@@ -149,9 +170,13 @@ public sealed class CoHostedPlatform(PostgresFixture postgres) : IAsyncLifetime
     }
 
     /// <summary>Retries until the broker accepts the credentials: it learns them when the host's sync reloads it.</summary>
-    public async Task<MqttClient> ConnectWhenAcceptedAsync(string terminalId, string password, CancellationToken ct)
+    public Task<MqttClient> ConnectWhenAcceptedAsync(string terminalId, string password, CancellationToken ct) =>
+        ConnectWhenAcceptedAsync(terminalId, password, TimeSpan.FromSeconds(10), ct);
+
+    /// <summary>Retries for up to <paramref name="within"/> until the broker accepts the credentials.</summary>
+    public async Task<MqttClient> ConnectWhenAcceptedAsync(string terminalId, string password, TimeSpan within, CancellationToken ct)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(10);
+        var deadline = DateTime.UtcNow.Add(within);
         while (true)
         {
             try
