@@ -41,7 +41,6 @@ public static partial class ApiTokensApi
 
     private const string From = "api_tokens t LEFT JOIN departments d ON d.id = t.department_id LEFT JOIN users u ON u.id = t.created_by";
 
-    private static readonly string[] DepartmentRoles = [FleetRoles.DepartmentManager, FleetRoles.Driver, FleetRoles.Requester];
     private static readonly string[] CreateFields = ["name", "role", "departmentId", "canWrite", "expiresInDays"];
 
     public static IEndpointRouteBuilder MapApiTokensApi(this IEndpointRouteBuilder endpoints)
@@ -93,19 +92,12 @@ public static partial class ApiTokensApi
             errors.Add("name", "Required: what the token is for, e.g. the integration's name.");
         }
 
-        var role = body.Choice("role", FleetRoles.All);
-        if (role is null && !errors.Errors.ContainsKey("role"))
-        {
-            errors.Add("role", $"Required: one of {string.Join(", ", FleetRoles.All)}.");
-        }
+        var role = UsersAdminApi.RequiredRole(body, errors);
 
         var departmentId = body.Integer("departmentId", 1, int.MaxValue);
         var canWrite = body.Boolean("canWrite") ?? false;
         var days = body.Integer("expiresInDays", 1, MaxDays) ?? DefaultDays;
-        if (role is not null && DepartmentRoles.Contains(role) && departmentId is null && !errors.Errors.ContainsKey("departmentId"))
-        {
-            errors.Add("departmentId", $"Required for the role {role}, which acts for one department.");
-        }
+        UsersAdminApi.RequireDepartmentFor(role, departmentId, errors);
 
         if (errors.HasErrors)
         {

@@ -175,19 +175,12 @@ public static partial class UsersAdminApi
             errors.Add("password", passwordProblem);
         }
 
-        var role = body.Choice("role", FleetRoles.All);
-        if (role is null && !errors.Errors.ContainsKey("role"))
-        {
-            errors.Add("role", $"Required: one of {string.Join(", ", FleetRoles.All)}.");
-        }
+        var role = RequiredRole(body, errors);
 
         var departmentId = body.Integer("departmentId", 1, int.MaxValue);
         var regionId = body.Integer("regionId", 1, int.MaxValue);
         var locale = body.Choice("locale", Locales) ?? "zh-CN";
-        if (role is not null && DepartmentRoles.Contains(role) && departmentId is null && !errors.Errors.ContainsKey("departmentId"))
-        {
-            errors.Add("departmentId", $"Required for the role {role}, which acts for one department.");
-        }
+        RequireDepartmentFor(role, departmentId, errors);
 
         if (errors.HasErrors)
         {
@@ -457,6 +450,27 @@ public static partial class UsersAdminApi
         }
 
         return value;
+    }
+
+    /// <summary>The role a new user or API token acts as: required, one of <see cref="FleetRoles.All"/>.</summary>
+    internal static string? RequiredRole(JsonBody body, FieldErrors errors)
+    {
+        var role = body.Choice("role", FleetRoles.All);
+        if (role is null && !errors.Errors.ContainsKey("role"))
+        {
+            errors.Add("role", $"Required: one of {string.Join(", ", FleetRoles.All)}.");
+        }
+
+        return role;
+    }
+
+    /// <summary>A role that acts for one department (users and API tokens alike) needs that department.</summary>
+    internal static void RequireDepartmentFor(string? role, int? departmentId, FieldErrors errors)
+    {
+        if (role is not null && DepartmentRoles.Contains(role) && departmentId is null && !errors.Errors.ContainsKey("departmentId"))
+        {
+            errors.Add("departmentId", $"Required for the role {role}, which acts for one department.");
+        }
     }
 
     private static int? ParseId(string raw) =>
