@@ -23,6 +23,20 @@ public sealed class SqlFilter
     /// <summary>Parameters bound so far; a command that adds its own after them numbers them from Count + 1.</summary>
     public int Count => _values.Count;
 
+    /// <summary>Rows whose <paramref name="column"/> is at or after <paramref name="from"/> and before <paramref name="to"/>, each bound when given.</summary>
+    public void AddTimeRange(string column, DateTimeOffset? from, DateTimeOffset? to)
+    {
+        if (from is { } start)
+        {
+            Add($"{column} >= {Bind(start.ToUniversalTime())}");
+        }
+
+        if (to is { } end)
+        {
+            Add($"{column} < {Bind(end.ToUniversalTime())}");
+        }
+    }
+
     public string Where => _conditions.Count == 0 ? "" : " WHERE " + string.Join(" AND ", _conditions);
 
     public void AddParametersTo(NpgsqlCommand command)

@@ -115,15 +115,7 @@ public static class AuditApi
             return Problems.Validation(errors.Errors);
         }
 
-        if (fromTime is { } start)
-        {
-            filter.Add($"at >= {filter.Bind(start.ToUniversalTime())}");
-        }
-
-        if (toTime is { } end)
-        {
-            filter.Add($"at < {filter.Bind(end.ToUniversalTime())}");
-        }
+        filter.AddTimeRange("at", fromTime, toTime);
 
         await using var connection = await db.OpenConnectionAsync(ct);
         var total = await filter.CountAsync(connection, "audit_log", ct);

@@ -55,15 +55,7 @@ public static class TelemetryApi
             filter.Add($"terminal_id = {filter.Bind(terminal)}");
         }
 
-        if (fromTime is { } start)
-        {
-            filter.Add($"received_at >= {filter.Bind(start.ToUniversalTime())}");
-        }
-
-        if (toTime is { } end)
-        {
-            filter.Add($"received_at < {filter.Bind(end.ToUniversalTime())}");
-        }
+        filter.AddTimeRange("received_at", fromTime, toTime);
 
         await using var connection = await db.OpenConnectionAsync(ct);
         var total = await filter.CountAsync(connection, "telemetry_rejects", ct);
