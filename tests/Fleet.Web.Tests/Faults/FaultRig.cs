@@ -6,6 +6,7 @@ using Fleet.Core.Security;
 using Fleet.Simulator.Fleet;
 using Fleet.Simulator.Running;
 using Fleet.TestSupport;
+using Fleet.Web.Tests.Platform;
 using Npgsql;
 
 namespace Fleet.Web.Tests.Faults;
@@ -66,27 +67,14 @@ public sealed class FaultRig : IAsyncLifetime
         database.Pooling = false;
         ConnectionString = database.ConnectionString;
 
-        var passwords = Path.Combine(_directory, "passwd");
-        var acl = Path.Combine(_directory, "acl");
-        var pidFile = Path.Combine(_directory, "mosquitto.pid");
         var gatewayHash = MosquittoPasswordHash.Create(_gatewayPassword);
         var simulatorHash = MosquittoPasswordHash.Create(_simulatorPassword);
 
         // What the host's broker sync writes anyway; the broker needs the two service users before the host runs.
-        await File.WriteAllTextAsync(passwords, $"{GatewayUser}:{gatewayHash}\n{SimulatorUser}:{simulatorHash}\n", ct);
-        await File.WriteAllTextAsync(
-            acl,
+        Broker = await BrokerFiles.StartBrokerAsync(
+            _directory,
+            $"{GatewayUser}:{gatewayHash}\n{SimulatorUser}:{simulatorHash}\n",
             $"user {GatewayUser}\ntopic read fleet/v1/+/telemetry\ntopic read fleet/v1/+/status\n\nuser {SimulatorUser}\ntopic write fleet/v1/+/telemetry\ntopic write fleet/v1/+/status\n",
-            ct);
-        if (Environment.IsPrivilegedProcess)
-        {
-            // Mosquitto drops to its own user, which must read the files and write its pid file here.
-            var chown = await MosquittoProcessRunner.RunAsync("chown", ["-R", "mosquitto:mosquitto", _directory], TimeSpan.FromSeconds(10), ct);
-            Assert.True(chown.ExitCode == 0, chown.StandardError);
-        }
-
-        Broker = await MosquittoServer.StartAsync(
-            new MosquittoServerOptions { ExternalPasswordFile = passwords, ExternalAclFile = acl, ExtraConfig = [$"pid_file {pidFile}"] },
             ct);
 
         var credentialsFile = Path.Combine(_directory, "demo-credentials.json");
@@ -96,9 +84,9 @@ public sealed class FaultRig : IAsyncLifetime
                 ["Fleet:Database:ConnectionString"] = Postgres.CreateConnectionStringBuilder("fleet").ConnectionString,
                 ["Fleet:Demo:SeedVehicles"] = Vehicles.ToString(CultureInfo.InvariantCulture),
                 ["Fleet:Demo:CredentialsFile"] = credentialsFile,
-                ["Fleet:Broker:PasswordFile"] = passwords,
-                ["Fleet:Broker:AclFile"] = acl,
-                ["Fleet:Broker:PidFile"] = pidFile,
+                ["Fleet:Broker:PasswordFile"] = BrokerFiles.PasswordFile(_directory),
+                ["Fleet:Broker:AclFile"] = BrokerFiles.AclFile(_directory),
+                ["Fleet:Broker:PidFile"] = BrokerFiles.PidFile(_directory),
                 ["Fleet:Broker:GatewayPasswordHash"] = gatewayHash,
                 ["Fleet:Broker:SimulatorPasswordHash"] = simulatorHash,
                 ["Fleet:Broker:FileGroup"] = Environment.IsPrivilegedProcess ? "mosquitto" : "",
