@@ -146,6 +146,35 @@ public sealed class TelemetryParserFuzzTests(ITestOutputHelper output)
         Assert.Equal(first[123].Bytes, new TelemetryFuzzCorpus(Seed, Now).Create(1_123).Bytes);
     }
 
+    // Found by the gateway's fuzz test: at this "now", payload #32911's flipped ts digit put its report 272 ms past
+    // the future edge, so the gateway, parsing a second later, accepted what the local parse had refused. A corpus
+    // with an edge margin must give every payload one verdict anywhere within that margin.
+    [Fact]
+    public void A_corpus_with_an_edge_margin_gives_each_payload_one_verdict_throughout_the_margin()
+    {
+        const long now = 1_796_552_657_227;
+        var margin = (long)TimeSpan.FromMinutes(5).TotalMilliseconds;
+        var corpus = new TelemetryFuzzCorpus(Seed, now, margin);
+        var fixes = new TelemetryFix[Limits.MaxReportsPerPayload];
+        var atNow = new List<TelemetryReject>();
+        var later = new List<TelemetryReject>();
+        var differing = new List<string>();
+
+        foreach (var item in corpus.Generate(1_000, start: 32_500))
+        {
+            atNow.Clear();
+            later.Clear();
+            var acceptedAtNow = TelemetryParser.Parse(item.Bytes, now, fixes, atNow, Limits);
+            var acceptedLater = TelemetryParser.Parse(item.Bytes, now + 1_000, fixes, later, Limits);
+            if (acceptedAtNow != acceptedLater || !atNow.SequenceEqual(later))
+            {
+                differing.Add($"{item}: {acceptedAtNow} accepted at now, {acceptedLater} a second later ({string.Join(", ", atNow)} / {string.Join(", ", later)})");
+            }
+        }
+
+        Assert.True(differing.Count == 0, string.Join("\n", differing));
+    }
+
     // Found by the corpus: a name escaped whole ("alarm" is 30 bytes so) was taken for an unknown field, which let
     // an out-of-range speed through unseen and lost an escaped lat, seq or hdop.
     [Theory]

@@ -43,7 +43,8 @@ public sealed record TelemetryFuzzPayload(int Index, TelemetryFuzzKind Kind, str
 /// Every report element <c>k</c> of payload <c>i</c> starts with its own <c>seq = 16 i + k + 1</c> and its own
 /// <c>ts</c>, so two payloads only share a (ts, seq) key when a mutation made them. Timestamps near the protocol's
 /// window edges stay <see cref="EdgeMarginMs"/> inside or outside it, so a consumer that parses later than
-/// <see cref="NowMs"/> (by less than the margin) reaches the same verdict.
+/// <see cref="NowMs"/> (by less than the margin) reaches the same verdict; a payload whose random mutation put a
+/// timestamp within the margin of an edge anyway is generated again (see <see cref="Create(int)"/>).
 /// </para>
 /// </summary>
 public sealed class TelemetryFuzzCorpus
@@ -103,6 +104,7 @@ public sealed class TelemetryFuzzCorpus
     private readonly long _maxAgeMs;
     private readonly int _maxPayloadBytes;
     private readonly int _maxReports;
+    private readonly TelemetryLimits _limits;
 
     /// <param name="seed">Fixes the corpus; print it with any failure.</param>
     /// <param name="nowMs">The receive time the reports are made valid for (epoch ms).</param>
@@ -118,6 +120,7 @@ public sealed class TelemetryFuzzCorpus
         _maxAgeMs = (long)limits.MaxAge.TotalMilliseconds;
         _maxPayloadBytes = limits.MaxPayloadBytes;
         _maxReports = limits.MaxReportsPerPayload;
+        _limits = limits;
     }
 
     public long NowMs { get; }
@@ -137,7 +140,24 @@ public sealed class TelemetryFuzzCorpus
     public TelemetryFuzzPayload Create(int index)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(index);
-        var random = new Random(unchecked((_seed * 1_000_003) + index));
+
+        // A random mutation can land a timestamp right at a window edge too: a flipped ts digit moved one report 272 ms
+        // past the future edge, and a gateway parsing a second later accepted it. The edge margin is a promise about
+        // every payload, so one whose verdict would change within the margin is made again from another random draw.
+        for (var attempt = 0; ; attempt++)
+        {
+            var payload = Make(index, attempt);
+            if (EdgeMarginMs == 1 || HasSameVerdictThroughMargin(payload.Bytes))
+            {
+                return payload;
+            }
+        }
+    }
+
+    private TelemetryFuzzPayload Make(int index, int attempt)
+    {
+        // Attempt 0 is the payload as first generated; later attempts are rare and draw from another stream.
+        var random = new Random(unchecked((_seed * 1_000_003) + index + (attempt * 1_000_000_007)));
         var generator = new Generator(this, random, index);
         if (index % MegabyteStringEvery == MegabyteStringEvery - 1)
         {
@@ -148,6 +168,38 @@ public sealed class TelemetryFuzzCorpus
         var kind = PickKind(random);
         var (text, raw) = generator.Make(kind);
         return new TelemetryFuzzPayload(index, kind, text, raw);
+    }
+
+    /// <summary>
+    /// Whether parsing at <see cref="NowMs"/> and at the last instant within the margin gives the same verdict. Each
+    /// report's verdict changes at most once over the margin (it is far shorter than the window), so the two ends suffice.
+    /// </summary>
+    private bool HasSameVerdictThroughMargin(byte[] payload)
+    {
+        var check = _verdictCheck;
+        if (check is null || check.Fixes.Length < _limits.MaxReportsPerPayload)
+        {
+            check = _verdictCheck = new VerdictCheck(_limits.MaxReportsPerPayload);
+        }
+
+        check.AtNow.Clear();
+        check.AtMargin.Clear();
+        var atNow = TelemetryParser.Parse(payload, NowMs, check.Fixes, check.AtNow, _limits);
+        var atMargin = TelemetryParser.Parse(payload, NowMs + EdgeMarginMs - 1, check.Fixes, check.AtMargin, _limits);
+        return atNow == atMargin && check.AtNow.SequenceEqual(check.AtMargin);
+    }
+
+    // Reused per thread: a fix buffer for the largest backlog would otherwise be allocated for every payload.
+    [ThreadStatic]
+    private static VerdictCheck? _verdictCheck;
+
+    private sealed class VerdictCheck(int maxReports)
+    {
+        public TelemetryFix[] Fixes { get; } = new TelemetryFix[maxReports];
+
+        public List<TelemetryReject> AtNow { get; } = [];
+
+        public List<TelemetryReject> AtMargin { get; } = [];
     }
 
     private static TelemetryFuzzKind PickKind(Random random)
