@@ -452,6 +452,12 @@ public sealed partial class ShardHost : IHostedService, IAsyncDisposable
         {
             // Stopping before the restore finished; the grains still activate on their next report.
         }
+        catch (Exception ex)
+        {
+            // Best effort: a grain that failed to activate (say, the database blinked) activates on its next report.
+            // Letting this escape would make StopAsync throw before it drains the shards and writes the snapshots.
+            LogRestoreFailed(_logger, ex);
+        }
     }
 
     private async Task<List<long>> ListSnapshotVehiclesAsync(CancellationToken cancellationToken)
@@ -547,6 +553,9 @@ public sealed partial class ShardHost : IHostedService, IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Listing the stored snapshots to restore failed; retrying in {DelayMs} ms")]
     private static partial void LogRestoreRetry(ILogger logger, double delayMs, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Restoring vehicles from their snapshots stopped early; the rest activate on their next report")]
+    private static partial void LogRestoreFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Shard host stopped; queues drained and snapshots written")]
     private static partial void LogStopped(ILogger logger);

@@ -87,6 +87,13 @@ internal sealed class JsonBody
             return null;
         }
 
+        // As FieldErrors.Text: PostgreSQL text cannot hold NUL (the insert would fail with a 500), and no name has control characters.
+        if (text.Any(char.IsControl))
+        {
+            _errors.Add(field, "Must not contain control characters.");
+            return null;
+        }
+
         return text;
     }
 

@@ -122,7 +122,8 @@ public static partial class AuthApi
         }
 
         var outcome = await accounts.LoginAsync(username!, password!, ct);
-        await audit.WriteAsync(LoginAuditEntry(http, username!, outcome), ct);
+        // Not the request's token: a client that hangs up at once must not keep its failed attempt out of the log.
+        await audit.WriteAsync(LoginAuditEntry(http, username!, outcome), CancellationToken.None);
         switch (outcome)
         {
             case LoginOutcome.Succeeded(var account):
@@ -151,7 +152,7 @@ public static partial class AuthApi
         {
             var logger = loggers.CreateLogger(typeof(AuthApi));
             LogSignedOut(logger, username);
-            await audit.WriteAsync(new AuditEntry(AuditActor.Of(http), AuditActions.Logout), ct);
+            await audit.WriteAsync(new AuditEntry(AuditActor.Of(http), AuditActions.Logout), CancellationToken.None);
         }
 
         await http.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme);

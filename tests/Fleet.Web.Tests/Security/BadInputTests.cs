@@ -109,6 +109,8 @@ public sealed class BadInputTests(SecurityFleet fleet) : IClassFixture<SecurityF
         ("{\"id\":1e999,\"vehicleId\":99999999999999999999,\"enabled\":\"maybe\",\"username\":{},\"password\":[]}", "application/json"),
         ("{\"type\":\"Polygon\",\"coordinates\":[[[500,-200],[1,1]]]}", "application/json"),
         ("{\"id\":\"x\\u0000y\",\"username\":\"a\\u0000b\",\"password\":\"' OR 1=1 --\"}", "application/json"),
+        // Only the NUL is wrong here, so it is the NUL that must be refused, not an unknown field or a bad username.
+        ("{\"displayName\":\"a\\u0000b\",\"name\":\"a\\u0000b\"}", "application/json"),
         (new string('[', 10_000) + new string(']', 10_000), "application/json"),
         ("{\"a\":\"\xFF\"}", "application/json"),
         ("id=1&username=admin", "application/x-www-form-urlencoded"),
