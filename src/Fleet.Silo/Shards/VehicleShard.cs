@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Threading.Channels;
 using Fleet.Silo.Grains;
@@ -27,6 +28,8 @@ internal sealed record ShardContext(
 /// Backlog reports (historic uploads) wait in a second queue, the lower-priority lane: a pass takes them only after
 /// the live queue is drained, and only while the batcher holds fewer than <c>BacklogRowsInFlight</c> backlog rows,
 /// so a day's upload never holds live reports behind it. The lane is FIFO, so each vehicle's backlog keeps its order.
+/// While a vehicle has reports in the lane, its live reports join the lane behind them: applied first, they would move
+/// its newest fix ahead and turn the rest of its own backlog into late reports (no mileage, motion or lot tracking).
 /// </summary>
 internal sealed partial class VehicleShard
 {
@@ -36,6 +39,10 @@ internal sealed partial class VehicleShard
     private readonly Channel<ShardMessage> _queue;
     // Not SingleReader: the loop reads Count, which the single-reader unbounded channel does not offer.
     private readonly Channel<ShardMessage> _backlog = Channel.CreateUnbounded<ShardMessage>();
+    // Reports in the backlog lane per vehicle, counted before they are written (by submitters) and uncounted as the
+    // loop takes them, so a live report the loop drains after its vehicle's backlog was queued always sees it.
+    private readonly Dictionary<long, int> _laneReports = [];
+    private int _laneTotal;
     private readonly Dictionary<long, VehicleGrain> _grains = [];
     private readonly ShardMessage[] _drained;
     private readonly PositionRow[] _rows;
@@ -71,10 +78,23 @@ internal sealed partial class VehicleShard
     public ChannelWriter<ShardMessage> Writer => _queue.Writer;
 
     /// <summary>
-    /// The backlog lane. Unbounded here: the gateway bounds what it has submitted and not yet acknowledged. A writer
-    /// nudges the loop afterwards with <see cref="ShardMessage.Nudge"/> on <see cref="Writer"/>.
+    /// Queues a report in the backlog lane. Unbounded here: the gateway bounds what it has submitted and not yet
+    /// acknowledged. A writer nudges the loop afterwards with <see cref="ShardMessage.Nudge"/> on <see cref="Writer"/>.
     /// </summary>
-    public ChannelWriter<ShardMessage> BacklogWriter => _backlog.Writer;
+    public bool TryWriteBacklog(ShardMessage message)
+    {
+        lock (_laneReports)
+        {
+            if (!_backlog.Writer.TryWrite(message))
+            {
+                return false;
+            }
+
+            CollectionsMarshal.GetValueRefOrAddDefault(_laneReports, message.Report.VehicleId, out _)++;
+            Volatile.Write(ref _laneTotal, _laneTotal + 1);
+            return true;
+        }
+    }
 
     /// <summary>Backlog reports waiting in this shard.</summary>
     public int BacklogDepth => _backlog.Reader.Count;
@@ -120,7 +140,7 @@ internal sealed partial class VehicleShard
                 count = 0;
                 while (count < _drained.Length && reader.TryRead(out var message))
                 {
-                    if (!message.IsNudge)
+                    if (!message.IsNudge && !TryFollowBacklog(message))
                     {
                         _drained[count++] = message;
                     }
@@ -136,6 +156,7 @@ internal sealed partial class VehicleShard
                     {
                         _drained[count++] = message;
                         backlogCount++;
+                        LeftLane(message.Report.VehicleId);
                     }
                 }
 
@@ -189,6 +210,42 @@ internal sealed partial class VehicleShard
                     message.Command?.TrySetCanceled(abort);
                 }
             }
+        }
+    }
+
+    /// <summary>Moves a live report to the backlog lane, behind the reports its vehicle has there, if it has any.</summary>
+    private bool TryFollowBacklog(ShardMessage message)
+    {
+        if (message.Command is not null || Volatile.Read(ref _laneTotal) == 0)
+        {
+            return false;
+        }
+
+        lock (_laneReports)
+        {
+            ref var queued = ref CollectionsMarshal.GetValueRefOrNullRef(_laneReports, message.Report.VehicleId);
+            if (Unsafe.IsNullRef(ref queued) || !_backlog.Writer.TryWrite(message))
+            {
+                return false; // No backlog for it, or stopping: it is applied live.
+            }
+
+            queued++;
+            Volatile.Write(ref _laneTotal, _laneTotal + 1);
+            return true;
+        }
+    }
+
+    private void LeftLane(long vehicleId)
+    {
+        lock (_laneReports)
+        {
+            ref var queued = ref CollectionsMarshal.GetValueRefOrNullRef(_laneReports, vehicleId);
+            if (!Unsafe.IsNullRef(ref queued) && --queued == 0)
+            {
+                _laneReports.Remove(vehicleId);
+            }
+
+            Volatile.Write(ref _laneTotal, _laneTotal - 1);
         }
     }
 
