@@ -172,8 +172,12 @@ internal sealed partial class VehicleShard
                     else if (backlogWaiting)
                     {
                         // Held back by the allowance: wake for a live message or when a COPY frees room.
-                        await Task.WhenAny(reader.WaitToReadAsync(abort).AsTask(), _context.Batcher.WaitForBacklogRoomAsync().WaitAsync(abort));
+                        var liveWaiting = reader.WaitToReadAsync(abort).AsTask();
+                        await Task.WhenAny(liveWaiting, _context.Batcher.WaitForBacklogRoomAsync().WaitAsync(abort));
                         abort.ThrowIfCancellationRequested();
+
+                        // A completed live queue answers at once: without this the loop would spin until the COPY.
+                        liveDone = liveWaiting.IsCompletedSuccessfully && !liveWaiting.Result;
                     }
                     else if (!await reader.WaitToReadAsync(abort))
                     {
