@@ -54,6 +54,8 @@ internal sealed partial class VehicleShard
     private readonly List<long> _idle = [];
     private readonly long _idleMs;
     private int _activeGrains;
+    // Backlog rows this pass reserved and has not handed to the batcher yet: a failed pass gives them back.
+    private int _backlogUnappended;
     private Task _loop = Task.CompletedTask;
 
     public VehicleShard(int index, ShardContext context)
@@ -146,18 +148,22 @@ internal sealed partial class VehicleShard
                     }
                 }
 
-                // Live first: backlog only fills what room this pass has left, within the batcher's backlog allowance.
+                // Live first: backlog only fills what room this pass has left, within the backlog allowance that all
+                // shards share (reserved from the batcher, and held until the rows' COPY is done).
                 var backlogCount = 0;
                 var backlogWaiting = backlog.Count > 0;
-                if (backlogWaiting && count < _drained.Length && (liveDone || _context.Batcher.BacklogRowsPending < _context.Options.BacklogRowsInFlight))
+                if (backlogWaiting && count < _drained.Length)
                 {
-                    var take = Math.Min(_drained.Length - count, _context.Options.BacklogRowsInFlight);
+                    var take = _context.Batcher.ReserveBacklog(Math.Min(_drained.Length - count, _context.Options.BacklogRowsInFlight), force: liveDone);
                     while (backlogCount < take && backlog.TryRead(out var message))
                     {
                         _drained[count++] = message;
                         backlogCount++;
                         LeftLane(message.Report.VehicleId);
                     }
+
+                    _context.Batcher.ReleaseBacklog(take - backlogCount);
+                    _backlogUnappended = backlogCount;
                 }
 
                 if (count == 0)
@@ -197,7 +203,10 @@ internal sealed partial class VehicleShard
                     // submissions (the broker redelivers them) and carry on with the next.
                     LogDrainFailed(_context.Logger, Index, count, ex);
                     FailDrained(count, ex);
+                    _context.Batcher.ReleaseBacklog(_backlogUnappended);
                 }
+
+                _backlogUnappended = 0;
 
                 Clear(count);
             }
@@ -274,6 +283,8 @@ internal sealed partial class VehicleShard
         Apply(applied, reports, nowMs);
         if (reports > 0)
         {
+            // Handed over: the batcher ends the backlog rows' reservation once they are written.
+            _backlogUnappended = 0;
             await _context.Batcher.AppendAsync(_rows.AsMemory(0, reports), _owners.AsMemory(0, reports), abort, backlogCount);
         }
 
