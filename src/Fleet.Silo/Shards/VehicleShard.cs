@@ -26,7 +26,7 @@ internal sealed record ShardContext(
 /// the commands where they arrived between them, hands the rows to the batcher, and publishes the changed states.
 /// Only this loop touches the grains, so they need no locks.
 /// Backlog reports (historic uploads) wait in a second queue, the lower-priority lane: a pass takes them only after
-/// the live queue is drained, and only while the batcher holds fewer than <c>BacklogRowsInFlight</c> backlog rows,
+/// the live queue is drained, and only within the <c>BacklogRowsInFlight</c> backlog rows all shards share in the batcher,
 /// so a day's upload never holds live reports behind it. The lane is FIFO, so each vehicle's backlog keeps its order.
 /// While a vehicle has reports in the lane, its live reports join the lane behind them: applied first, they would move
 /// its newest fix ahead and turn the rest of its own backlog into late reports (no mileage, motion or lot tracking).
@@ -39,8 +39,8 @@ internal sealed partial class VehicleShard
     private readonly Channel<ShardMessage> _queue;
     // Not SingleReader: the loop reads Count, which the single-reader unbounded channel does not offer.
     private readonly Channel<ShardMessage> _backlog = Channel.CreateUnbounded<ShardMessage>();
-    // Reports in the backlog lane per vehicle, counted before they are written (by submitters) and uncounted as the
-    // loop takes them, so a live report the loop drains after its vehicle's backlog was queued always sees it.
+    // Reports in the backlog lane per vehicle, counted with the write (by submitters, under the lock) and uncounted as
+    // the loop takes them, so a live report the loop drains after its vehicle's backlog was queued always sees it.
     private readonly Dictionary<long, int> _laneReports = [];
     private int _laneTotal;
     private readonly Dictionary<long, VehicleGrain> _grains = [];
@@ -87,12 +87,18 @@ internal sealed partial class VehicleShard
     {
         lock (_laneReports)
         {
+            ref var queued = ref CollectionsMarshal.GetValueRefOrAddDefault(_laneReports, message.Report.VehicleId, out _);
             if (!_backlog.Writer.TryWrite(message))
             {
+                if (queued == 0)
+                {
+                    _laneReports.Remove(message.Report.VehicleId);
+                }
+
                 return false;
             }
 
-            CollectionsMarshal.GetValueRefOrAddDefault(_laneReports, message.Report.VehicleId, out _)++;
+            queued++;
             Volatile.Write(ref _laneTotal, _laneTotal + 1);
             return true;
         }
