@@ -362,7 +362,17 @@ public sealed partial class GatewayService : BackgroundService
     /// </summary>
     private async Task<bool> BacklogAckLoopAsync(MqttClient client, ChannelReader<BacklogMessage> backlog, CancellationTokenSource session, CancellationToken stoppingToken)
     {
-        var abandon = _abandon.Token;
+        // A failed session gives up on the rest at once (the broker redelivers it to the next one): a throttled upload
+        // must not hold off the reconnect. A stop cancels the session too, but still acks what commits until abandoned.
+        using var giveUp = CancellationTokenSource.CreateLinkedTokenSource(_abandon.Token);
+        using var onFailure = session.Token.Register(() =>
+        {
+            if (!stoppingToken.IsCancellationRequested)
+            {
+                giveUp.Cancel();
+            }
+        });
+        var abandon = giveUp.Token;
         try
         {
             while (await backlog.WaitToReadAsync(abandon))

@@ -47,6 +47,9 @@ internal sealed partial class PositionBatcher : IDisposable
     private TaskCompletionSource? _backlogRoom;
     private int _fillingBacklog;
     private int _flushingBacklog;
+    // Backlog rows reserved by the shards (over all of them), from before they are taken until their COPY is done.
+    private int _backlogReserved;
+    private readonly int _backlogLimit;
     private bool _completed;
     private int _flushingCount;
     private Task? _loop;
@@ -60,6 +63,7 @@ internal sealed partial class PositionBatcher : IDisposable
         _writer = writer;
         _dataSource = dataSource;
         _maxRows = options.MaxBatchRows;
+        _backlogLimit = options.BacklogRowsInFlight;
         _flushInterval = options.FlushInterval;
         _retryMaxDelay = options.StoreRetryMaxDelay;
         _timeProvider = timeProvider;
@@ -82,17 +86,57 @@ internal sealed partial class PositionBatcher : IDisposable
     }
 
     /// <summary>
-    /// Backlog rows (historic reports) buffered or being written. Shards take more backlog only while this is below
-    /// <c>BacklogRowsInFlight</c>, so every COPY keeps most of its room for live rows.
+    /// Backlog rows (historic reports) reserved, buffered or being written, over all shards. Shards reserve backlog
+    /// rows with <see cref="ReserveBacklog"/>, which keeps this within <c>BacklogRowsInFlight</c>, so every COPY keeps
+    /// most of its room for live rows.
     /// </summary>
-    public int BacklogRowsPending => Volatile.Read(ref _fillingBacklog) + Volatile.Read(ref _flushingBacklog);
+    public int BacklogRowsPending => Volatile.Read(ref _backlogReserved);
 
-    /// <summary>Completes when a COPY has finished (and so backlog room may have come free).</summary>
+    /// <summary>
+    /// Reserves up to <paramref name="wanted"/> backlog rows of the allowance shared by all shards and returns how many
+    /// it got (0 when it is used up); <paramref name="force"/> takes them past it (draining at stop). The rows then go
+    /// to <see cref="AppendAsync"/> as its backlog rows, and what is not used back to <see cref="ReleaseBacklog"/>.
+    /// </summary>
+    public int ReserveBacklog(int wanted, bool force)
+    {
+        // Add first, then check and give back the excess: two shards can never both see the same room.
+        var after = Interlocked.Add(ref _backlogReserved, wanted);
+        if (force)
+        {
+            return wanted;
+        }
+
+        var granted = Math.Clamp(_backlogLimit - (after - wanted), 0, wanted);
+        if (granted < wanted)
+        {
+            // No signal: whoever holds the allowance now releases it with one.
+            Interlocked.Add(ref _backlogReserved, granted - wanted);
+        }
+
+        return granted;
+    }
+
+    /// <summary>Gives back reserved backlog rows that will not be appended.</summary>
+    public void ReleaseBacklog(int rows)
+    {
+        if (rows <= 0)
+        {
+            return;
+        }
+
+        lock (_gate)
+        {
+            Interlocked.Add(ref _backlogReserved, -rows);
+            Signal(ref _backlogRoom);
+        }
+    }
+
+    /// <summary>Completes when backlog rows may be reserved again (a COPY finished, or a reservation came back).</summary>
     public Task WaitForBacklogRoomAsync()
     {
         lock (_gate)
         {
-            return _flushingCount == 0 && _filling.Count == 0 ? Task.CompletedTask : (_backlogRoom ??= NewSignal()).Task;
+            return Volatile.Read(ref _backlogReserved) < _backlogLimit ? Task.CompletedTask : (_backlogRoom ??= NewSignal()).Task;
         }
     }
 
@@ -110,7 +154,7 @@ internal sealed partial class PositionBatcher : IDisposable
     /// <summary>
     /// Adds a shard's rows; <paramref name="submissions"/>[i] is the submission of <paramref name="rows"/>[i].
     /// Returns once every row is buffered, waiting while both buffers are full. <paramref name="backlogRows"/> of them
-    /// are backlog rows (counted in <see cref="BacklogRowsPending"/> until their COPY is done).
+    /// are backlog rows, reserved with <see cref="ReserveBacklog"/>: the reservation ends when their COPY is done.
     /// </summary>
     public async ValueTask AppendAsync(ReadOnlyMemory<PositionRow> rows, ReadOnlyMemory<Submission> submissions, CancellationToken cancellationToken, int backlogRows = 0)
     {
@@ -269,6 +313,7 @@ internal sealed partial class PositionBatcher : IDisposable
             lock (_gate)
             {
                 _flushingCount = 0;
+                Interlocked.Add(ref _backlogReserved, -_flushingBacklog);
                 Volatile.Write(ref _flushingBacklog, 0);
                 Signal(ref _backlogRoom);
             }

@@ -161,7 +161,8 @@ public sealed partial class ShardHost : IHostedService, IAsyncDisposable
     /// <summary>
     /// Queues historic <paramref name="reports"/> (a terminal's store-and-forward backlog) in the shards' lower-priority
     /// lane: they are applied and stored after the live reports queued at the time, in submission order per shard
-    /// (so per vehicle), at most <c>BacklogRowsInFlight</c> rows per COPY cycle. Never waits: the caller bounds how
+    /// (so per vehicle), at most <c>BacklogRowsInFlight</c> rows per COPY cycle. A vehicle's live reports submitted while
+    /// it has backlog here are applied after that backlog, so its own upload is not taken for late reports. Never waits: the caller bounds how
     /// much backlog it has outstanding. Returns the commit task, as <see cref="SubmitAsync"/> does, with the same
     /// rule for the buffers behind <see cref="InboundReport.ObdJson"/>.
     /// </summary>
@@ -179,7 +180,7 @@ public sealed partial class ShardHost : IHostedService, IAsyncDisposable
         for (var i = 0; i < span.Length; i++)
         {
             var index = ShardOf(span[i].VehicleId, _shards.Length);
-            if (!_shards[index].BacklogWriter.TryWrite(new ShardMessage(span[i], submission, null)))
+            if (!_shards[index].TryWriteBacklog(new ShardMessage(span[i], submission, null)))
             {
                 submission.Fail(new InvalidOperationException("The shard host is stopping."));
                 break;

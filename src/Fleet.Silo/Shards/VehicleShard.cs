@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Threading.Channels;
 using Fleet.Silo.Grains;
@@ -25,8 +26,10 @@ internal sealed record ShardContext(
 /// the commands where they arrived between them, hands the rows to the batcher, and publishes the changed states.
 /// Only this loop touches the grains, so they need no locks.
 /// Backlog reports (historic uploads) wait in a second queue, the lower-priority lane: a pass takes them only after
-/// the live queue is drained, and only while the batcher holds fewer than <c>BacklogRowsInFlight</c> backlog rows,
+/// the live queue is drained, and only within the <c>BacklogRowsInFlight</c> backlog rows all shards share in the batcher,
 /// so a day's upload never holds live reports behind it. The lane is FIFO, so each vehicle's backlog keeps its order.
+/// While a vehicle has reports in the lane, its live reports join the lane behind them: applied first, they would move
+/// its newest fix ahead and turn the rest of its own backlog into late reports (no mileage, motion or lot tracking).
 /// </summary>
 internal sealed partial class VehicleShard
 {
@@ -36,6 +39,10 @@ internal sealed partial class VehicleShard
     private readonly Channel<ShardMessage> _queue;
     // Not SingleReader: the loop reads Count, which the single-reader unbounded channel does not offer.
     private readonly Channel<ShardMessage> _backlog = Channel.CreateUnbounded<ShardMessage>();
+    // Reports in the backlog lane per vehicle, counted with the write (by submitters, under the lock) and uncounted as
+    // the loop takes them, so a live report the loop drains after its vehicle's backlog was queued always sees it.
+    private readonly Dictionary<long, int> _laneReports = [];
+    private int _laneTotal;
     private readonly Dictionary<long, VehicleGrain> _grains = [];
     private readonly ShardMessage[] _drained;
     private readonly PositionRow[] _rows;
@@ -47,6 +54,8 @@ internal sealed partial class VehicleShard
     private readonly List<long> _idle = [];
     private readonly long _idleMs;
     private int _activeGrains;
+    // Backlog rows this pass reserved and has not handed to the batcher yet: a failed pass gives them back.
+    private int _backlogUnappended;
     private Task _loop = Task.CompletedTask;
 
     public VehicleShard(int index, ShardContext context)
@@ -71,10 +80,29 @@ internal sealed partial class VehicleShard
     public ChannelWriter<ShardMessage> Writer => _queue.Writer;
 
     /// <summary>
-    /// The backlog lane. Unbounded here: the gateway bounds what it has submitted and not yet acknowledged. A writer
-    /// nudges the loop afterwards with <see cref="ShardMessage.Nudge"/> on <see cref="Writer"/>.
+    /// Queues a report in the backlog lane. Unbounded here: the gateway bounds what it has submitted and not yet
+    /// acknowledged. A writer nudges the loop afterwards with <see cref="ShardMessage.Nudge"/> on <see cref="Writer"/>.
     /// </summary>
-    public ChannelWriter<ShardMessage> BacklogWriter => _backlog.Writer;
+    public bool TryWriteBacklog(ShardMessage message)
+    {
+        lock (_laneReports)
+        {
+            ref var queued = ref CollectionsMarshal.GetValueRefOrAddDefault(_laneReports, message.Report.VehicleId, out _);
+            if (!_backlog.Writer.TryWrite(message))
+            {
+                if (queued == 0)
+                {
+                    _laneReports.Remove(message.Report.VehicleId);
+                }
+
+                return false;
+            }
+
+            queued++;
+            Volatile.Write(ref _laneTotal, _laneTotal + 1);
+            return true;
+        }
+    }
 
     /// <summary>Backlog reports waiting in this shard.</summary>
     public int BacklogDepth => _backlog.Reader.Count;
@@ -120,23 +148,28 @@ internal sealed partial class VehicleShard
                 count = 0;
                 while (count < _drained.Length && reader.TryRead(out var message))
                 {
-                    if (!message.IsNudge)
+                    if (!message.IsNudge && !TryFollowBacklog(message))
                     {
                         _drained[count++] = message;
                     }
                 }
 
-                // Live first: backlog only fills what room this pass has left, within the batcher's backlog allowance.
+                // Live first: backlog only fills what room this pass has left, within the backlog allowance that all
+                // shards share (reserved from the batcher, and held until the rows' COPY is done).
                 var backlogCount = 0;
                 var backlogWaiting = backlog.Count > 0;
-                if (backlogWaiting && count < _drained.Length && (liveDone || _context.Batcher.BacklogRowsPending < _context.Options.BacklogRowsInFlight))
+                if (backlogWaiting && count < _drained.Length)
                 {
-                    var take = Math.Min(_drained.Length - count, _context.Options.BacklogRowsInFlight);
+                    var take = _context.Batcher.ReserveBacklog(Math.Min(_drained.Length - count, _context.Options.BacklogRowsInFlight), force: liveDone);
                     while (backlogCount < take && backlog.TryRead(out var message))
                     {
                         _drained[count++] = message;
                         backlogCount++;
+                        LeftLane(message.Report.VehicleId);
                     }
+
+                    _context.Batcher.ReleaseBacklog(take - backlogCount);
+                    _backlogUnappended = backlogCount;
                 }
 
                 if (count == 0)
@@ -151,8 +184,12 @@ internal sealed partial class VehicleShard
                     else if (backlogWaiting)
                     {
                         // Held back by the allowance: wake for a live message or when a COPY frees room.
-                        await Task.WhenAny(reader.WaitToReadAsync(abort).AsTask(), _context.Batcher.WaitForBacklogRoomAsync().WaitAsync(abort));
+                        var liveWaiting = reader.WaitToReadAsync(abort).AsTask();
+                        await Task.WhenAny(liveWaiting, _context.Batcher.WaitForBacklogRoomAsync().WaitAsync(abort));
                         abort.ThrowIfCancellationRequested();
+
+                        // A completed live queue answers at once: without this the loop would spin until the COPY.
+                        liveDone = liveWaiting.IsCompletedSuccessfully && !liveWaiting.Result;
                     }
                     else if (!await reader.WaitToReadAsync(abort))
                     {
@@ -172,7 +209,10 @@ internal sealed partial class VehicleShard
                     // submissions (the broker redelivers them) and carry on with the next.
                     LogDrainFailed(_context.Logger, Index, count, ex);
                     FailDrained(count, ex);
+                    _context.Batcher.ReleaseBacklog(_backlogUnappended);
                 }
+
+                _backlogUnappended = 0;
 
                 Clear(count);
             }
@@ -189,6 +229,42 @@ internal sealed partial class VehicleShard
                     message.Command?.TrySetCanceled(abort);
                 }
             }
+        }
+    }
+
+    /// <summary>Moves a live report to the backlog lane, behind the reports its vehicle has there, if it has any.</summary>
+    private bool TryFollowBacklog(ShardMessage message)
+    {
+        if (message.Command is not null || Volatile.Read(ref _laneTotal) == 0)
+        {
+            return false;
+        }
+
+        lock (_laneReports)
+        {
+            ref var queued = ref CollectionsMarshal.GetValueRefOrNullRef(_laneReports, message.Report.VehicleId);
+            if (Unsafe.IsNullRef(ref queued) || !_backlog.Writer.TryWrite(message))
+            {
+                return false; // No backlog for it, or stopping: it is applied live.
+            }
+
+            queued++;
+            Volatile.Write(ref _laneTotal, _laneTotal + 1);
+            return true;
+        }
+    }
+
+    private void LeftLane(long vehicleId)
+    {
+        lock (_laneReports)
+        {
+            ref var queued = ref CollectionsMarshal.GetValueRefOrNullRef(_laneReports, vehicleId);
+            if (!Unsafe.IsNullRef(ref queued) && --queued == 0)
+            {
+                _laneReports.Remove(vehicleId);
+            }
+
+            Volatile.Write(ref _laneTotal, _laneTotal - 1);
         }
     }
 
@@ -213,6 +289,8 @@ internal sealed partial class VehicleShard
         Apply(applied, reports, nowMs);
         if (reports > 0)
         {
+            // Handed over: the batcher ends the backlog rows' reservation once they are written.
+            _backlogUnappended = 0;
             await _context.Batcher.AppendAsync(_rows.AsMemory(0, reports), _owners.AsMemory(0, reports), abort, backlogCount);
         }
 

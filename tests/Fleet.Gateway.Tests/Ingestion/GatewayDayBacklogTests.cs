@@ -126,6 +126,54 @@ public sealed class GatewayDayBacklogTests(PostgresFixture postgres)
         Assert.Equal(0, next.Health.MessagesReceived);
     }
 
+    [Fact(Timeout = 120_000)]
+    public async Task A_live_report_sent_while_the_vehicles_own_upload_drains_is_applied_after_that_upload()
+    {
+        const int Messages = 20;
+        const int Points = 500;
+        var sink = new ArrivalSink();
+        var silo = new SiloOptions { ShardCount = 2, FlushInterval = TimeSpan.FromMilliseconds(5), StoreRetryMaxDelay = TimeSpan.FromMilliseconds(250), BacklogRowsInFlight = 100 };
+        await using var kit = await StartAsync(await postgres.CreateDatabaseAsync(cancellationToken: Token), 1, silo, sink);
+        var gateway = await kit.StartGatewayAsync();
+        var terminal = kit.Terminals[0];
+        sink.Watch(terminal.VehicleId);
+        var uploader = await kit.ConnectTerminalAsync(terminal);
+
+        // After reconnecting: the stored hours go up (paced at 100 rows per COPY) and the terminal reports live at once.
+        var start = NowMs - (Messages * Points * 1000L) - 60_000;
+        for (var m = 0; m < Messages; m++)
+        {
+            var payload = new StringBuilder(Points * 64).Append('[');
+            for (var i = 0; i < Points; i++)
+            {
+                var point = (m * Points) + i;
+                payload.Append(i == 0 ? "" : ",").Append(Report(start + (point * 1000L), (uint)(1_000_000 + point), 40.5 + (point * 0.000005), 111.5, spd: 30));
+            }
+
+            await PublishAsync(uploader, TelemetryTopic(terminal.TerminalId), payload.Append(']').ToString());
+        }
+
+        var liveTs = NowMs;
+        await PublishAsync(uploader, TelemetryTopic(terminal.TerminalId), Report(liveTs, 1, spd: 0));
+        await kit.EventuallyAsync(
+            async () => await kit.ScalarAsync<long>("SELECT count(*) FROM positions WHERE vehicle_id = $1", terminal.VehicleId) >= (Messages * Points) + 1,
+            TimeSpan.FromSeconds(60),
+            "the upload and the live report are stored",
+            gateway);
+
+        // The upload moved the vehicle on in order and the live fix came last. Applied first, the live fix would have
+        // made the rest of the upload late: the position would never show its last point.
+        var progress = sink.Watched();
+        for (var i = 1; i < progress.Count; i++)
+        {
+            Assert.True(progress[i] >= progress[i - 1], $"state {i} went back from ts {progress[i - 1]} to {progress[i]}");
+        }
+
+        Assert.Contains(start + (((Messages * Points) - 1) * 1000L), progress);
+        Assert.Equal(liveTs, progress[^1]);
+        Assert.Equal(liveTs, kit.Live(terminal.VehicleId).Ts);
+    }
+
     /// <summary>Every live vehicle reports once a second (as the load-mode user), until cancelled.</summary>
     private static async Task PublishLiveAsync(MqttClient client, Fleet.Silo.Registry.DemoTerminalCredential[] vehicles, ConcurrentBag<(long, long)> sent, Func<long> measureFrom, CancellationToken cancellationToken)
     {

@@ -105,11 +105,52 @@ public sealed class ShardDrainTests(PostgresFixture postgres)
         Assert.False(host.Live(1).Online);
     }
 
-    /// <summary>Blocks the shard loop in its publish step when armed, until released.</summary>
+    [Fact(Timeout = Timeout)]
+    public async Task A_vehicles_live_report_sent_while_its_backlog_is_queued_is_applied_after_that_backlog()
+    {
+        var db = await TestDb.CreateMigratedAsync(postgres);
+        await SeedVehiclesAsync(db, 2);
+        var sink = new GateSink();
+        await using var host = CreateHost(db, OneShard with { BacklogRowsInFlight = 10 }, sink: sink);
+        await host.StartAsync(Ct);
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+
+        // Both queued while the loop is held: 50 backlog fixes (5 passes at 10 rows), then the vehicle's live fix.
+        var held = await sink.HoldNextAsync(host, Report(2, Fix(now, 1, 40.9, 111.8, spd: 0), now));
+        var backlog = Enumerable.Range(0, 50)
+            .Select(i => Report(1, Fix(now - 3_600_000 + (i * 1000), (uint)(100 + i), 40 + (i * 0.0001), 111, spd: 50), now))
+            .ToArray();
+        var backlogCommitted = host.SubmitBacklog(backlog);
+        var live = await host.SubmitAsync(new[] { Report(1, Fix(now, 1, 40.8, 111.7, spd: 0), now) }, Ct);
+        sink.Release();
+        await Task.WhenAll(held, backlogCommitted, live).WaitAsync(TimeSpan.FromSeconds(30), Ct);
+
+        // Applied before the live fix, the backlog moved the vehicle on pass by pass (late, it would never show).
+        var seen = sink.Seen(1);
+        Assert.Contains(backlog[^1].Fix.Ts, seen);
+        Assert.Equal(now, seen[^1]);
+        for (var i = 1; i < seen.Count; i++)
+        {
+            Assert.True(seen[i] >= seen[i - 1], $"state {i} went back from ts {seen[i - 1]} to {seen[i]}");
+        }
+
+        Assert.Equal(51L, await TestDb.ScalarAsync<long>(db, "SELECT count(*) FROM positions WHERE vehicle_id = 1"));
+    }
+
+    /// <summary>Blocks the shard loop in its publish step when armed, until released; records each vehicle's published ts.</summary>
     private sealed class GateSink : ILiveStateSink
     {
         private readonly SemaphoreSlim _entered = new(0);
         private readonly ManualResetEventSlim _open = new(true);
+        private readonly List<(long VehicleId, long Ts)> _seen = [];
+
+        public List<long> Seen(long vehicleId)
+        {
+            lock (_seen)
+            {
+                return [.. _seen.Where(s => s.VehicleId == vehicleId).Select(s => s.Ts)];
+            }
+        }
 
         /// <summary>Submits <paramref name="report"/> and returns once the shard loop is held publishing it.</summary>
         public async Task<Task> HoldNextAsync(ShardHost host, InboundReport report)
@@ -124,6 +165,14 @@ public sealed class ShardDrainTests(PostgresFixture postgres)
 
         public void OnChanged(ReadOnlySpan<VehicleLiveState> states)
         {
+            lock (_seen)
+            {
+                foreach (var state in states)
+                {
+                    _seen.Add((state.VehicleId, state.Ts));
+                }
+            }
+
             if (!_open.IsSet)
             {
                 _entered.Release();
