@@ -106,20 +106,7 @@ public sealed class MapPageTests(MapBrowserFleet fleet) : IClassFixture<MapBrows
         Assert.Empty(errors);
     }
 
-    private async Task<(IBrowserContext Context, IPage Page, List<string> Errors)> OpenAsync()
-    {
-        var context = await fleet.Browser.NewContextAsync(new BrowserNewContextOptions
-        {
-            ViewportSize = new ViewportSize { Width = 1280, Height = 800 },
-            Locale = "zh-CN",
-        });
-        var page = await context.NewPageAsync();
-        var errors = new List<string>();
-        var output = TestContext.Current.TestOutputHelper;
-        page.PageError += (_, message) => errors.Add(message);
-        page.Console += (_, message) => output?.WriteLine($"[browser {message.Type}] {message.Text}");
-        return (context, page, errors);
-    }
+    private Task<(IBrowserContext Context, IPage Page, List<string> Errors)> OpenAsync() => BrowserPages.OpenAsync(fleet.Browser);
 
     private async Task SignInAsync(IPage page, string username)
     {
