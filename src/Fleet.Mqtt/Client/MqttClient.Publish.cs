@@ -127,7 +127,7 @@ public sealed partial class MqttClient
         }
 
         // Encoded now (the spans do not outlive this call) with a placeholder id, patched once the window admits it.
-        var pending = new PendingPublish(size);
+        var pending = new PendingPublish(size, _options.InlinePublishCompletions);
         MqttPacketEncoder.WritePublish(pending.Writer, topic, payload, MqttQualityOfService.AtLeastOnce, retain, dup: false, packetId: 1, _version);
         bool acquired;
         try

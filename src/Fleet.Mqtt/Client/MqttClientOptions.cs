@@ -65,6 +65,14 @@ public sealed record MqttClientOptions
     /// <summary>Received batches buffered for the consumer before the client stops reading the socket.</summary>
     public int ReceiveQueueBatches { get; init; } = 16;
 
+    /// <summary>
+    /// When true, whoever awaits a QoS 1 publish resumes on the thread that read its PUBACK, instead of on the thread
+    /// pool. That saves a thread-pool work item per publish for a publisher sending tens of thousands a second (the
+    /// load generator), but a continuation that blocks or runs long stalls the receive loop: only for callers whose
+    /// continuations are short and never block.
+    /// </summary>
+    public bool InlinePublishCompletions { get; init; }
+
     internal TimeSpan EffectivePingTimeout => PingTimeout ?? (KeepAlive > TimeSpan.Zero ? KeepAlive : TimeSpan.FromSeconds(30));
 
     internal void Validate()

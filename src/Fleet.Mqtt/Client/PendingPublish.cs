@@ -16,10 +16,10 @@ internal sealed class PendingPublish : IValueTaskSource<MqttPublishResult>
     private int _completed;
     private CancellationTokenRegistration _cancellation;
 
-    public PendingPublish(int sizeHint)
+    public PendingPublish(int sizeHint, bool inlineCompletion)
     {
         _packet = new PooledBufferWriter(Math.Max(sizeHint, 16));
-        _core.RunContinuationsAsynchronously = true;
+        _core.RunContinuationsAsynchronously = !inlineCompletion;
     }
 
     public ushort PacketId { get; private set; }

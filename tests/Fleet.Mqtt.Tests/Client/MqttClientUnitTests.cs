@@ -155,6 +155,78 @@ public sealed class MqttClientUnitTests
         }
     }
 
+    [Theory(Timeout = 30_000)]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_blocking_publish_continuation_holds_back_the_next_acknowledgement_only_with_inline_completions(bool inline)
+    {
+        var token = TestContext.Current.CancellationToken;
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        try
+        {
+            var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+            var continuationAttached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+            // A fake broker: takes the CONNECT and both PUBLISHes, and acknowledges them together once the test has
+            // attached its continuation, so both PUBACKs reach the client in one read.
+            var server = Task.Run(
+                async () =>
+                {
+                    using var socket = await listener.AcceptTcpClientAsync(token);
+                    var stream = socket.GetStream();
+                    await ReadPacketAsync(stream, token); // CONNECT
+                    await stream.WriteAsync(new byte[] { 0x20, 0x03, 0x00, 0x00, 0x00 }, token);
+                    var first = await ReadPacketAsync(stream, token);
+                    var second = await ReadPacketAsync(stream, token);
+                    await continuationAttached.Task.WaitAsync(token);
+                    await stream.WriteAsync(new byte[] { 0x40, 0x02, first[8], first[9], 0x40, 0x02, second[8], second[9] }, token);
+                    _ = await stream.ReadAsync(new byte[1], token);
+                },
+                token);
+
+            await using var client = new MqttClient(new MqttClientOptions
+            {
+                Port = port,
+                ClientId = "inline-completions",
+                ProtocolVersion = MqttProtocolVersion.V500,
+                AutoReconnect = false,
+                ConnectTimeout = TimeSpan.FromSeconds(2),
+                InlinePublishCompletions = inline,
+            });
+            await client.ConnectAsync(token);
+            using var release = new ManualResetEventSlim();
+
+            // Topic "it/one" is 6 bytes: the packet id follows its 2-byte length and the topic, at bytes 8 and 9.
+            var first = client.PublishAsync("it/one", "a"u8.ToArray(), MqttQualityOfService.AtLeastOnce, cancellationToken: token).AsTask();
+            var second = client.PublishAsync("it/one", "b"u8.ToArray(), MqttQualityOfService.AtLeastOnce, cancellationToken: token).AsTask();
+            var blocked = first.ContinueWith(_ => release.Wait(TimeSpan.FromSeconds(10)), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            continuationAttached.SetResult();
+
+            // Polled, not awaited: an await's continuation would queue behind the blocking one on the same thread.
+            for (var waited = 0; !first.IsCompleted && waited < 5_000; waited += 10)
+            {
+                await Task.Delay(10, token);
+            }
+
+            Assert.True(first.IsCompletedSuccessfully);
+            await Task.WhenAny(second, Task.Delay(TimeSpan.FromSeconds(1), token));
+            Assert.Equal(!inline, second.IsCompleted);
+
+            release.Set();
+            Assert.True((await first).IsSuccess);
+            Assert.True((await second.WaitAsync(TimeSpan.FromSeconds(5), token)).IsSuccess);
+            Assert.True(await blocked);
+            await client.DisposeAsync();
+            await server.WaitAsync(TimeSpan.FromSeconds(5), token)
+                .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
+        }
+        finally
+        {
+            listener.Stop();
+        }
+    }
+
     /// <summary>Reads one MQTT packet off the wire and returns its variable header and payload.</summary>
     private static async Task<byte[]> ReadPacketAsync(System.Net.Sockets.NetworkStream stream, CancellationToken cancellationToken)
     {
