@@ -211,32 +211,13 @@ public sealed class HubFeed : IAsyncDisposable
     private void Dispatch(ReadOnlySpan<byte> record)
     {
         var arrivedMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+
+        // Frames (two a second, each a row per moving vehicle) are read as a stream: building a document for each cost
+        // the generator's process a tenth of its CPU at 40,000 reports/s. Anything else is rare and read whole.
         var reader = new Utf8JsonReader(record);
-        using var document = JsonDocument.ParseValue(ref reader);
-        var root = document.RootElement;
-        var type = root.GetProperty("type").GetInt32();
-        if (type == 3)
+        if (!AtFrameArguments(ref reader))
         {
-            if (root.TryGetProperty("error", out var error))
-            {
-                _subscribed.TrySetException(new InvalidOperationException($"Subscribe failed: {error.GetString()}"));
-            }
-            else
-            {
-                _subscribed.TrySetResult(root.GetProperty("result").Clone());
-            }
-
-            return;
-        }
-
-        if (type == 7)
-        {
-            Failure = root.TryGetProperty("error", out var closeError) ? closeError.GetString() : "the hub closed the connection";
-            return;
-        }
-
-        if (type != 1 || !root.TryGetProperty("target", out var target) || !target.ValueEquals("frame"u8))
-        {
+            DispatchOther(record);
             return;
         }
 
@@ -255,15 +236,117 @@ public sealed class HubFeed : IAsyncDisposable
 
             measurement.Frames++;
             measurement.Bytes += record.Length + 1;
-            foreach (var row in root.GetProperty("arguments")[0].GetProperty("rows").EnumerateArray())
+            ReadFrameRows(ref reader, measurement, arrivedMs);
+        }
+    }
+
+    /// <summary>
+    /// True when the record is an invocation of <c>frame</c>, with the reader on the start of its arguments array. The
+    /// hub protocol writes type and target before arguments; a record in another order is read whole instead.
+    /// </summary>
+    private static bool AtFrameArguments(ref Utf8JsonReader reader)
+    {
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+        {
+            return false;
+        }
+
+        bool invocation = false, frame = false;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals("type"u8))
+            {
+                reader.Read();
+                invocation = reader.TokenType == JsonTokenType.Number && reader.GetInt32() == 1;
+            }
+            else if (reader.ValueTextEquals("target"u8))
+            {
+                reader.Read();
+                frame = reader.TokenType == JsonTokenType.String && reader.ValueTextEquals("frame"u8);
+            }
+            else if (reader.ValueTextEquals("arguments"u8))
+            {
+                return invocation && frame && reader.Read() && reader.TokenType == JsonTokenType.StartArray;
+            }
+            else
+            {
+                reader.Skip();
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>From the start of the arguments array: the first argument's <c>rows</c>, a latency sample per first sighting.</summary>
+    private void ReadFrameRows(ref Utf8JsonReader reader, HubMeasurement measurement, long arrivedMs)
+    {
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+        {
+            return;
+        }
+
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (!reader.ValueTextEquals("rows"u8))
+            {
+                reader.Skip();
+                continue;
+            }
+
+            reader.Read();
+            while (reader.Read() && reader.TokenType == JsonTokenType.StartArray)
             {
                 measurement.Rows++;
-                var ts = row[_tsIndex].GetInt64();
-                if (ts >= measurement.FromMs && ts < measurement.ToMs && measurement.FirstSighting(row[_idIndex].GetInt64(), ts))
+                long? id = null, ts = null;
+                for (var column = 0; reader.Read() && reader.TokenType != JsonTokenType.EndArray; column++)
                 {
-                    measurement.Latency.Record(arrivedMs - ts);
+                    if (reader.TokenType == JsonTokenType.Number && (column == _idIndex || column == _tsIndex))
+                    {
+                        if (column == _idIndex)
+                        {
+                            id = reader.GetInt64();
+                        }
+                        else
+                        {
+                            ts = reader.GetInt64();
+                        }
+                    }
+                    else
+                    {
+                        reader.Skip();
+                    }
+                }
+
+                if (id is { } vehicle && ts is { } at && at >= measurement.FromMs && at < measurement.ToMs && measurement.FirstSighting(vehicle, at))
+                {
+                    measurement.Latency.Record(arrivedMs - at);
                 }
             }
+
+            return;
+        }
+    }
+
+    private void DispatchOther(ReadOnlySpan<byte> record)
+    {
+        var reader = new Utf8JsonReader(record);
+        using var document = JsonDocument.ParseValue(ref reader);
+        var root = document.RootElement;
+        var type = root.GetProperty("type").GetInt32();
+        if (type == 3)
+        {
+            if (root.TryGetProperty("error", out var error))
+            {
+                _subscribed.TrySetException(new InvalidOperationException($"Subscribe failed: {error.GetString()}"));
+            }
+            else
+            {
+                _subscribed.TrySetResult(root.GetProperty("result").Clone());
+            }
+        }
+        else if (type == 7)
+        {
+            Failure = root.TryGetProperty("error", out var closeError) ? closeError.GetString() : "the hub closed the connection";
         }
     }
 
