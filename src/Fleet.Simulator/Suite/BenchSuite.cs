@@ -159,13 +159,11 @@ public sealed class BenchSuite : IAsyncDisposable
         var rate = _options.RampStartRate;
         double sustained = 0;
         var reason = $"reached the step limit ({_options.RampMaxSteps})";
-        for (var step = 1; step <= _options.RampMaxSteps; step++)
+        double sustainedTarget = 0, failedTarget = 0;
+        var step = 1;
+        for (; step <= _options.RampMaxSteps; step++)
         {
-            var interval = TimeSpan.FromSeconds(vehicles.Count / rate);
-            // Long enough for every vehicle's first slot (its online status and first fix) to pass before measuring.
-            var warmup = TimeSpan.FromTicks(Math.Max(_options.RampStepDuration.Ticks / 5, Math.Min(interval.Ticks, TimeSpan.FromSeconds(6).Ticks)));
-            var name = string.Create(CultureInfo.InvariantCulture, $"ramp-{step}@{rate:F0}/s");
-            var result = await RunScenarioAsync(name, vehicles, interval, warmup, _options.RampStepDuration, baseline: false, ct);
+            var result = await RunRampStepAsync(vehicles, step, rate, ct);
             steps.Add(result);
             var failure = RampFailure(result, rate);
             if (failure is not null && sustained == 0 && rate / 2 >= MinimumRampRate)
@@ -179,15 +177,47 @@ public sealed class BenchSuite : IAsyncDisposable
             if (failure is not null)
             {
                 reason = $"step {step} ({rate:F0}/s): {failure}";
+                failedTarget = rate;
+                step++;
                 break;
             }
 
             sustained = result.AchievedRate;
+            sustainedTarget = rate;
             rate *= _options.RampFactor;
+        }
+
+        // A step of ×1.25 leaves the answer up to a fifth short: narrow it down between the last rate held and the
+        // first one missed, halving the gap (on a log scale) each time.
+        for (var refine = 0; refine < _options.RampRefineSteps && sustainedTarget > 0 && failedTarget > 0; refine++, step++)
+        {
+            rate = Math.Sqrt(sustainedTarget * failedTarget);
+            Log($"ramp: refining between {sustainedTarget:F0}/s (held) and {failedTarget:F0}/s (missed)");
+            var result = await RunRampStepAsync(vehicles, step, rate, ct);
+            steps.Add(result);
+            if (RampFailure(result, rate) is { } failure)
+            {
+                Log($"ramp: {rate:F0}/s not sustained ({failure})");
+                failedTarget = rate;
+            }
+            else
+            {
+                sustained = Math.Max(sustained, result.AchievedRate);
+                sustainedTarget = rate;
+            }
         }
 
         Log($"ramp: highest sustained rate {sustained:F0} reports/s; stopped: {reason}");
         return new RampResult(steps, sustained, reason);
+    }
+
+    private Task<ScenarioResult> RunRampStepAsync(List<VehicleProfile> vehicles, int step, double rate, CancellationToken ct)
+    {
+        var interval = TimeSpan.FromSeconds(vehicles.Count / rate);
+        // Long enough for every vehicle's first slot (its online status and first fix) to pass before measuring.
+        var warmup = TimeSpan.FromTicks(Math.Max(_options.RampStepDuration.Ticks / 5, Math.Min(interval.Ticks, TimeSpan.FromSeconds(6).Ticks)));
+        var name = string.Create(CultureInfo.InvariantCulture, $"ramp-{step}@{rate:F0}/s");
+        return RunScenarioAsync(name, vehicles, interval, warmup, _options.RampStepDuration, baseline: false, ct);
     }
 
     private string? RampFailure(ScenarioResult step, double target)

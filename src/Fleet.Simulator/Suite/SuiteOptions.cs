@@ -61,6 +61,9 @@ public sealed record SuiteOptions
     public TimeSpan RampStepDuration { get; init; } = TimeSpan.FromSeconds(20);
     public int RampMaxSteps { get; init; } = 16;
 
+    /// <summary>Steps after the first miss that narrow the answer down between the last rate held and that miss.</summary>
+    public int RampRefineSteps { get; init; } = 2;
+
     /// <summary>The latency a step may not exceed at p99 to count as sustained.</summary>
     public TimeSpan LatencyLimit { get; init; } = TimeSpan.FromSeconds(1);
 
@@ -86,6 +89,7 @@ public sealed record SuiteOptions
             CeilingDuration = TimeSpan.FromSeconds(8),
             RampStepDuration = TimeSpan.FromSeconds(8),
             RampMaxSteps = 8,
+            RampRefineSteps = 1,
             Settle = TimeSpan.FromSeconds(5),
         };
     }
