@@ -11,8 +11,9 @@ namespace Fleet.Silo.Persistence;
 /// ON CONFLICT DO NOTHING. Exactly-once storage holds either way; the common case stays a plain COPY.
 /// Rows go out in primary-key order: a batch holds one row each of thousands of vehicles, and inserting them in key
 /// order walks the key index left to right instead of jumping between its leaves.
-/// The rows are encoded by <see cref="PositionCopyEncoder"/> and sent through Npgsql's raw COPY stream: its binary
-/// importer cost ~3 µs of CPU a row (an async generic call per column), the hot path's largest client-side cost.
+/// The rows are encoded by <see cref="PositionCopyEncoder"/> and sent through Npgsql's raw COPY stream. Npgsql's
+/// binary importer (an async generic call per column) made the batch benchmark cost 3.1–5.4 µs of CPU a row; with the
+/// encoder it is 1.4–1.8 µs, of which encoding is ~30 ns and the rest round trips, sockets and thread hand-offs.
 /// </summary>
 public sealed class PositionWriter(NpgsqlDataSource dataSource)
 {
