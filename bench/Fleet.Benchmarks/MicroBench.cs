@@ -41,7 +41,7 @@ internal static class MicroBench
         }
 
         var skipped = new List<SkippedBenchmark>();
-        var types = new List<Type> { typeof(MqttDecodeBenchmarks), typeof(TelemetryParseBenchmarks), typeof(RuleEvaluationBenchmarks) };
+        var types = new List<Type> { typeof(MqttDecodeBenchmarks), typeof(TelemetryParseBenchmarks), typeof(RuleEvaluationBenchmarks), typeof(PositionCopyEncoderBenchmarks) };
         if (string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable(PositionWriterBenchmarks.DatabaseVariable)))
         {
             const string reason = $"{PositionWriterBenchmarks.DatabaseVariable} is not set; set it to a PostgreSQL connection string (./fleet bench --micro does) to measure the COPY batch writer.";

@@ -1,7 +1,5 @@
 using System.Buffers;
-using System.Text;
 using Npgsql;
-using NpgsqlTypes;
 
 namespace Fleet.Silo.Persistence;
 
@@ -13,10 +11,13 @@ namespace Fleet.Silo.Persistence;
 /// ON CONFLICT DO NOTHING. Exactly-once storage holds either way; the common case stays a plain COPY.
 /// Rows go out in primary-key order: a batch holds one row each of thousands of vehicles, and inserting them in key
 /// order walks the key index left to right instead of jumping between its leaves.
+/// The rows are encoded by <see cref="PositionCopyEncoder"/> and sent through Npgsql's raw COPY stream. Npgsql's
+/// binary importer (an async generic call per column) made the batch benchmark cost 3.1–5.4 µs of CPU a row; with the
+/// encoder it is 1.4–1.8 µs, of which encoding is ~30 ns and the rest round trips, sockets and thread hand-offs.
 /// </summary>
 public sealed class PositionWriter(NpgsqlDataSource dataSource)
 {
-    private const string Columns = "vehicle_id, ts, received_at, seq, lat, lon, spd, hdg, alt, acc, odo, fuel, soc, sats, hdop, alarm, obd";
+    private const string Columns = PositionCopyEncoder.Columns;
 
     public async Task<PositionWriteResult> WriteAsync(IReadOnlyList<PositionRow> rows, CancellationToken cancellationToken)
     {
@@ -90,63 +91,48 @@ public sealed class PositionWriter(NpgsqlDataSource dataSource)
 
     private static async Task CopyAsync(NpgsqlConnection connection, string table, IReadOnlyList<PositionRow> rows, int[] order, CancellationToken cancellationToken)
     {
-        await using var importer = await connection.BeginBinaryImportAsync($"COPY {table} ({Columns}) FROM STDIN (FORMAT BINARY)", cancellationToken);
-        for (var i = 0; i < rows.Count; i++)
+        using var encoder = new PositionCopyEncoder();
+        await using var copy = await connection.BeginRawBinaryCopyAsync($"COPY {table} ({Columns}) FROM STDIN (FORMAT BINARY)", cancellationToken);
+        try
         {
-            var row = rows[order[i]];
-            var fix = row.Fix;
-            await importer.StartRowAsync(cancellationToken);
-            await importer.WriteAsync(row.VehicleId, NpgsqlDbType.Bigint, cancellationToken);
-            await importer.WriteAsync(DateTime.UnixEpoch.AddMilliseconds(fix.Ts), NpgsqlDbType.TimestampTz, cancellationToken);
-            await importer.WriteAsync(DateTime.UnixEpoch.AddMilliseconds(row.ReceivedAtMs), NpgsqlDbType.TimestampTz, cancellationToken);
-            await importer.WriteAsync((long)fix.Seq, NpgsqlDbType.Bigint, cancellationToken);
-            await importer.WriteAsync(fix.Lat, NpgsqlDbType.Double, cancellationToken);
-            await importer.WriteAsync(fix.Lon, NpgsqlDbType.Double, cancellationToken);
-            await WriteRealAsync(importer, fix.Spd, cancellationToken);
-            await WriteSmallintAsync(importer, fix.Hdg, cancellationToken);
-            await WriteRealAsync(importer, fix.Alt, cancellationToken);
-            if (fix.Acc is { } acc)
+            encoder.WriteHeader();
+            for (var i = 0; i < rows.Count; i++)
             {
-                await importer.WriteAsync(acc, NpgsqlDbType.Boolean, cancellationToken);
-            }
-            else
-            {
-                await importer.WriteNullAsync(cancellationToken);
+                encoder.WriteRow(rows[order[i]]);
+                if (encoder.Length >= PositionCopyEncoder.FlushThreshold)
+                {
+                    await copy.WriteAsync(encoder.Written, cancellationToken);
+                    encoder.Clear();
+                }
             }
 
-            if (double.IsNaN(fix.Odo))
-            {
-                await importer.WriteNullAsync(cancellationToken);
-            }
-            else
-            {
-                await importer.WriteAsync(fix.Odo, NpgsqlDbType.Double, cancellationToken);
-            }
-
-            await WriteRealAsync(importer, fix.Fuel, cancellationToken);
-            await WriteRealAsync(importer, fix.Soc, cancellationToken);
-            await WriteSmallintAsync(importer, fix.Sats, cancellationToken);
-            await WriteRealAsync(importer, fix.Hdop, cancellationToken);
-            await importer.WriteAsync((long)fix.Alarm, NpgsqlDbType.Bigint, cancellationToken);
-            if (row.ObdJson.IsEmpty)
-            {
-                await importer.WriteNullAsync(cancellationToken);
-            }
-            else
-            {
-                // The parser already checked the payload is valid UTF-8 JSON, so the text goes in as it came.
-                await importer.WriteAsync(Encoding.UTF8.GetString(row.ObdJson.Span), NpgsqlDbType.Jsonb, cancellationToken);
-            }
+            encoder.WriteTrailer();
+            await copy.WriteAsync(encoder.Written, cancellationToken);
+        }
+        catch
+        {
+            await CancelQuietlyAsync(copy);
+            throw;
         }
 
-        await importer.CompleteAsync(cancellationToken);
+        // Disposing the stream ends the COPY; a duplicate key surfaces here as a PostgresException.
     }
 
-    private static Task WriteRealAsync(NpgsqlBinaryImporter importer, float value, CancellationToken cancellationToken) =>
-        float.IsNaN(value) ? importer.WriteNullAsync(cancellationToken) : importer.WriteAsync(value, NpgsqlDbType.Real, cancellationToken);
-
-    private static Task WriteSmallintAsync(NpgsqlBinaryImporter importer, short value, CancellationToken cancellationToken) =>
-        value < 0 ? importer.WriteNullAsync(cancellationToken) : importer.WriteAsync(value, NpgsqlDbType.Smallint, cancellationToken);
+    /// <summary>
+    /// Aborts a COPY that failed part way, as Npgsql's importer does when disposed unfinished: disposing the stream
+    /// would otherwise end it normally and hand the server a truncated stream. Best effort: the caller rethrows.
+    /// </summary>
+    private static async Task CancelQuietlyAsync(NpgsqlRawCopyStream copy)
+    {
+        try
+        {
+            await copy.CancelAsync();
+        }
+        catch (Exception ex) when (ex is NpgsqlException or ObjectDisposedException or InvalidOperationException)
+        {
+            // The connection is already broken or the server already refused the COPY; the caller's error says why.
+        }
+    }
 
     private readonly record struct RowKey(long VehicleId, long Ts, uint Seq, int Index);
 
