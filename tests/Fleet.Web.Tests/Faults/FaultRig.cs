@@ -95,6 +95,10 @@ public sealed class FaultRig : IAsyncLifetime
                 ["Fleet:Mqtt:Username"] = GatewayUser,
                 ["Fleet:Mqtt:Password"] = _gatewayPassword,
                 ["Fleet:Auth:LoginPermitsPerMinute"] = "1000",
+
+                // The SIGKILL test kills after about 10 s of load and needs live-state snapshots by then; the default
+                // interval (15 s) may not have come round yet.
+                ["Fleet:Silo:SnapshotInterval"] = "00:00:05",
                 ["Logging:LogLevel:Default"] = "Warning",
                 ["Logging:LogLevel:Fleet.Silo.Shards.ShardHost"] = "Information",
                 ["Logging:LogLevel:Fleet.Gateway"] = "Information",
