@@ -212,7 +212,7 @@ public sealed class HubFeed : IAsyncDisposable
     {
         var arrivedMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
 
-        // Frames (two a second, each a row per moving vehicle) are read as a stream: building a document for each cost
+        // Frames (four a second, each a row per changed vehicle) are read as a stream: building a document for each cost
         // the generator's process a tenth of its CPU at 40,000 reports/s. Anything else is rare and read whole.
         var reader = new Utf8JsonReader(record);
         if (!AtFrameArguments(ref reader))

@@ -7,8 +7,12 @@ public sealed record LiveOptions
 {
     public const string Section = "Fleet:Live";
 
-    /// <summary>The shortest time between two frames to one connection; changes in between are coalesced.</summary>
-    public TimeSpan FrameInterval { get; init; } = TimeSpan.FromMilliseconds(500);
+    /// <summary>
+    /// The shortest time between two frames to one connection; changes in between are coalesced. Waiting for the next
+    /// frame is most of a report's way to the map (half the interval on average), and a frame carries each changed
+    /// vehicle once, so a shorter interval costs little while vehicles report less often than frames go out.
+    /// </summary>
+    public TimeSpan FrameInterval { get; init; } = TimeSpan.FromMilliseconds(250);
 
     /// <summary>
     /// How long a round of frames may take to be written before the next round starts regardless: one slow client
