@@ -360,16 +360,19 @@ public sealed class SimulationRunner
             {
                 await tracked;
             }
-            else if (client.InflightCount >= client.InflightLimit)
+            else if (client.InflightCount < client.InflightLimit)
             {
-                // The broker's window is full: wait here, so the schedule (not memory) absorbs the back-pressure. The
-                // acknowledgement resumes this on the client's receive loop (inline completions): leave it at once.
-                await tracked;
-                await Task.Yield();
+                _ = tracked;
             }
             else
             {
-                _ = tracked;
+                // The broker's window is full: wait for room in it, so the schedule (not memory) absorbs the
+                // back-pressure. Not for this publish's own PUBACK: that comes last, after the whole window has
+                // drained, and every connection would stand idle meanwhile, which held the flat-out ceiling run down.
+                while (client.InflightCount >= client.InflightLimit && !tracked.IsCompleted)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(1), _time, CancellationToken.None);
+                }
             }
         }
     }
