@@ -257,8 +257,8 @@ public sealed class SimulationRunner
         ReceiveQueueBatches = 1,
         MaximumBatchMessages = 16,
 
-        // An acknowledgement only updates counters (TrackAsync): at tens of thousands a second, a thread-pool hop
-        // each cost the generator more CPU than the publishing itself, on the cores it shares with what it loads.
+        // An acknowledgement only updates counters (TrackAsync): a thread-pool hop for each, tens of thousands a
+        // second, was a large share of the generator's CPU (perf), on the cores it shares with what it loads.
         InlinePublishCompletions = true,
     };
 

@@ -35,7 +35,7 @@ public static class SuiteCommand
           --duration DURATION           steady-23k's measured time (5m)
           --fleet-duration DURATION     fleet-100k's measured time (2m)
           --warmup DURATION             warm-up before measuring (30s)
-          --ramp-start RATE             the ramp's first rate (4000/s); each step ×1.25, then two narrowing down on the limit
+          --ramp-start RATE             the ramp's first rate (8000/s); each step ×1.25, then two narrowing down on the limit
           --ramp-step DURATION          each ramp step (20s)
           --out DIR                     where latest.json, latest.md and latest.html go (bench-results)
           --note TEXT                   a line for the report (machine load, commit)
