@@ -23,22 +23,7 @@ public class PositionCopyEncoderBenchmarks
         var obd = Encoding.UTF8.GetBytes("""{"rpm": 2100, "coolant": 88, "dtc": ["P0300"]}""");
         for (var i = 0; i < BatchRows; i++)
         {
-            var fix = new TelemetryFix
-            {
-                Ts = Payloads.NowMs - (i * 10),
-                Seq = (uint)i,
-                Lat = 40.84 + (i * 1e-5),
-                Lon = 111.75 + (i * 1e-5),
-                Spd = 42.5f,
-                Hdg = 127,
-                Alt = 1052.3f,
-                Acc = true,
-                Odo = 48213.7,
-                Fuel = 63.5f,
-                Soc = float.NaN,
-                Sats = 11,
-                Hdop = 0.9f,
-            };
+            var fix = Payloads.BatchFix(Payloads.NowMs, i);
             _rows[i] = new PositionRow(i % 100, fix, Payloads.NowMs, i % 2 == 0 ? obd : ReadOnlyMemory<byte>.Empty);
         }
 

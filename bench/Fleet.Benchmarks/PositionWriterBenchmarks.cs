@@ -42,21 +42,7 @@ public class PositionWriterBenchmarks
         var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         for (var i = 0; i < BatchRows; i++)
         {
-            var fix = new TelemetryFix
-            {
-                Ts = now - (i * 10),
-                Lat = 40.84 + (i * 1e-5),
-                Lon = 111.75 + (i * 1e-5),
-                Spd = 42.5f,
-                Hdg = 127,
-                Alt = 1052.3f,
-                Acc = true,
-                Odo = 48213.7,
-                Fuel = 63.5f,
-                Soc = float.NaN,
-                Sats = 11,
-                Hdop = 0.9f,
-            };
+            var fix = Payloads.BatchFix(now, i);
             _rows[i] = new PositionRow(FirstVehicleId - (i % 100), fix, now, ReadOnlyMemory<byte>.Empty);
         }
     }
