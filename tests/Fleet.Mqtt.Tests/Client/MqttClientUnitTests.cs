@@ -112,47 +112,19 @@ public sealed class MqttClientUnitTests
     public async Task A_suback_with_the_wrong_number_of_codes_faults_the_subscriber_instead_of_hanging_it()
     {
         var token = TestContext.Current.CancellationToken;
-        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        try
-        {
-            var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
 
-            // A fake broker: accepts the CONNECT, then answers the one-filter SUBSCRIBE with two codes.
-            var server = Task.Run(
-                async () =>
-                {
-                    using var socket = await listener.AcceptTcpClientAsync(token);
-                    var stream = socket.GetStream();
-                    await ReadPacketAsync(stream, token); // CONNECT
-                    await stream.WriteAsync(new byte[] { 0x20, 0x03, 0x00, 0x00, 0x00 }, token);
-                    var subscribe = await ReadPacketAsync(stream, token);
-                    await stream.WriteAsync(new byte[] { 0x90, 0x05, subscribe[0], subscribe[1], 0x00, 0x01, 0x01 }, token);
-
-                    // Hold the socket until the client lets go, so only the SUBACK can end the wait.
-                    _ = await stream.ReadAsync(new byte[1], token);
-                },
-                token);
-
-            await using var client = new MqttClient(new MqttClientOptions
+        // Answers the one-filter SUBSCRIBE with two codes; the held socket means only the SUBACK can end the wait.
+        await using var broker = new ScriptedBroker(
+            async (stream, ct) =>
             {
-                Port = port,
-                ClientId = "suback-count",
-                ProtocolVersion = MqttProtocolVersion.V500,
-                AutoReconnect = false,
-                ConnectTimeout = TimeSpan.FromSeconds(2),
-            });
-            await client.ConnectAsync(token);
-            var subscribe = client.SubscribeAsync("it/one", MqttQualityOfService.AtLeastOnce, token);
-            await Assert.ThrowsAsync<MqttProtocolException>(() => subscribe.WaitAsync(TimeSpan.FromSeconds(5), token));
-            await client.DisposeAsync();
-            await server.WaitAsync(TimeSpan.FromSeconds(5), token)
-                .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
-        }
-        finally
-        {
-            listener.Stop();
-        }
+                var subscribe = await ReadPacketAsync(stream, ct);
+                await stream.WriteAsync(new byte[] { 0x90, 0x05, subscribe[0], subscribe[1], 0x00, 0x01, 0x01 }, ct);
+            },
+            token);
+        await using var client = new MqttClient(broker.ClientOptions("suback-count"));
+        await client.ConnectAsync(token);
+        var subscribe = client.SubscribeAsync("it/one", MqttQualityOfService.AtLeastOnce, token);
+        await Assert.ThrowsAsync<MqttProtocolException>(() => subscribe.WaitAsync(TimeSpan.FromSeconds(5), token));
     }
 
     [Theory(Timeout = 30_000)]
@@ -161,70 +133,43 @@ public sealed class MqttClientUnitTests
     public async Task A_blocking_publish_continuation_holds_back_the_next_acknowledgement_only_with_inline_completions(bool inline)
     {
         var token = TestContext.Current.CancellationToken;
-        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        try
-        {
-            var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-            var continuationAttached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var continuationAttached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 
-            // A fake broker: takes the CONNECT and both PUBLISHes, and acknowledges them together once the test has
-            // attached its continuation, so both PUBACKs reach the client in one read.
-            var server = Task.Run(
-                async () =>
-                {
-                    using var socket = await listener.AcceptTcpClientAsync(token);
-                    var stream = socket.GetStream();
-                    await ReadPacketAsync(stream, token); // CONNECT
-                    await stream.WriteAsync(new byte[] { 0x20, 0x03, 0x00, 0x00, 0x00 }, token);
-                    var first = await ReadPacketAsync(stream, token);
-                    var second = await ReadPacketAsync(stream, token);
-                    await continuationAttached.Task.WaitAsync(token);
-                    await stream.WriteAsync(new byte[] { 0x40, 0x02, first[8], first[9], 0x40, 0x02, second[8], second[9] }, token);
-                    _ = await stream.ReadAsync(new byte[1], token);
-                },
-                token);
-
-            await using var client = new MqttClient(new MqttClientOptions
+        // Takes both PUBLISHes and acknowledges them together once the test has attached its continuation, so both
+        // PUBACKs reach the client in one read. Topic "it/one" is 6 bytes: the packet id follows its 2-byte length
+        // and the topic, at bytes 8 and 9.
+        await using var broker = new ScriptedBroker(
+            async (stream, ct) =>
             {
-                Port = port,
-                ClientId = "inline-completions",
-                ProtocolVersion = MqttProtocolVersion.V500,
-                AutoReconnect = false,
-                ConnectTimeout = TimeSpan.FromSeconds(2),
-                InlinePublishCompletions = inline,
-            });
-            await client.ConnectAsync(token);
-            using var release = new ManualResetEventSlim();
+                var first = await ReadPacketAsync(stream, ct);
+                var second = await ReadPacketAsync(stream, ct);
+                await continuationAttached.Task.WaitAsync(ct);
+                await stream.WriteAsync(new byte[] { 0x40, 0x02, first[8], first[9], 0x40, 0x02, second[8], second[9] }, ct);
+            },
+            token);
+        await using var client = new MqttClient(broker.ClientOptions("inline-completions") with { InlinePublishCompletions = inline });
+        await client.ConnectAsync(token);
+        using var release = new ManualResetEventSlim();
 
-            // Topic "it/one" is 6 bytes: the packet id follows its 2-byte length and the topic, at bytes 8 and 9.
-            var first = client.PublishAsync("it/one", "a"u8.ToArray(), MqttQualityOfService.AtLeastOnce, cancellationToken: token).AsTask();
-            var second = client.PublishAsync("it/one", "b"u8.ToArray(), MqttQualityOfService.AtLeastOnce, cancellationToken: token).AsTask();
-            var blocked = first.ContinueWith(_ => release.Wait(TimeSpan.FromSeconds(10)), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-            continuationAttached.SetResult();
+        var first = client.PublishAsync("it/one", "a"u8.ToArray(), MqttQualityOfService.AtLeastOnce, cancellationToken: token).AsTask();
+        var second = client.PublishAsync("it/one", "b"u8.ToArray(), MqttQualityOfService.AtLeastOnce, cancellationToken: token).AsTask();
+        var blocked = first.ContinueWith(_ => release.Wait(TimeSpan.FromSeconds(10)), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        continuationAttached.SetResult();
 
-            // Polled, not awaited: an await's continuation would queue behind the blocking one on the same thread.
-            for (var waited = 0; !first.IsCompleted && waited < 5_000; waited += 10)
-            {
-                await Task.Delay(10, token);
-            }
-
-            Assert.True(first.IsCompletedSuccessfully);
-            await Task.WhenAny(second, Task.Delay(TimeSpan.FromSeconds(1), token));
-            Assert.Equal(!inline, second.IsCompleted);
-
-            release.Set();
-            Assert.True((await first).IsSuccess);
-            Assert.True((await second.WaitAsync(TimeSpan.FromSeconds(5), token)).IsSuccess);
-            Assert.True(await blocked);
-            await client.DisposeAsync();
-            await server.WaitAsync(TimeSpan.FromSeconds(5), token)
-                .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
-        }
-        finally
+        // Polled, not awaited: an await's continuation would queue behind the blocking one on the same thread.
+        for (var waited = 0; !first.IsCompleted && waited < 5_000; waited += 10)
         {
-            listener.Stop();
+            await Task.Delay(10, token);
         }
+
+        Assert.True(first.IsCompletedSuccessfully);
+        await Task.WhenAny(second, Task.Delay(TimeSpan.FromSeconds(1), token));
+        Assert.Equal(!inline, second.IsCompleted);
+
+        release.Set();
+        Assert.True((await first).IsSuccess);
+        Assert.True((await second.WaitAsync(TimeSpan.FromSeconds(5), token)).IsSuccess);
+        Assert.True(await blocked);
     }
 
     /// <summary>Reads one MQTT packet off the wire and returns its variable header and payload.</summary>
@@ -263,5 +208,50 @@ public sealed class MqttClientUnitTests
     {
         var view = new MqttPublishView(Encoding.UTF8.GetBytes(topic), Encoding.UTF8.GetBytes(payload), qos, retain: false, dup: false, packetId, topicAlias: 0);
         batch.Add(view);
+    }
+
+    /// <summary>
+    /// A fake 5.0 broker on a loopback port for one client: answers its CONNECT with success, runs the script, then
+    /// holds the socket until the client lets go. Dispose after the client.
+    /// </summary>
+    private sealed class ScriptedBroker : IAsyncDisposable
+    {
+        private readonly System.Net.Sockets.TcpListener _listener = new(System.Net.IPAddress.Loopback, 0);
+        private readonly Task _server;
+
+        public ScriptedBroker(Func<System.Net.Sockets.NetworkStream, CancellationToken, Task> script, CancellationToken cancellationToken)
+        {
+            _listener.Start();
+            Port = ((System.Net.IPEndPoint)_listener.LocalEndpoint).Port;
+            _server = Task.Run(
+                async () =>
+                {
+                    using var socket = await _listener.AcceptTcpClientAsync(cancellationToken);
+                    var stream = socket.GetStream();
+                    await ReadPacketAsync(stream, cancellationToken); // CONNECT
+                    await stream.WriteAsync(new byte[] { 0x20, 0x03, 0x00, 0x00, 0x00 }, cancellationToken);
+                    await script(stream, cancellationToken);
+                    _ = await stream.ReadAsync(new byte[1], cancellationToken);
+                },
+                cancellationToken);
+        }
+
+        public int Port { get; }
+
+        public MqttClientOptions ClientOptions(string clientId) => new()
+        {
+            Port = Port,
+            ClientId = clientId,
+            ProtocolVersion = MqttProtocolVersion.V500,
+            AutoReconnect = false,
+            ConnectTimeout = TimeSpan.FromSeconds(2),
+        };
+
+        public async ValueTask DisposeAsync()
+        {
+            await _server.WaitAsync(TimeSpan.FromSeconds(5))
+                .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
+            _listener.Stop();
+        }
     }
 }
