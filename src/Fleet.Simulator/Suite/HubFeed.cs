@@ -14,7 +14,6 @@ namespace Fleet.Simulator.Suite;
 /// </summary>
 public sealed class HubFeed : IAsyncDisposable
 {
-    private const byte RecordSeparator = 0x1e;
     private const string HubPath = "/hubs/live";
 
     private readonly ClientWebSocket _socket = new();
@@ -109,31 +108,14 @@ public sealed class HubFeed : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();
-        if (_socket.State == WebSocketState.Open)
-        {
-            try
-            {
-                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-                await _socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, timeout.Token);
-            }
-            catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
-            {
-                // The server went first.
-            }
-        }
-
-        _socket.Abort();
-        await Task.WhenAll(_receive, _ping).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await SignalRFraming.CloseAsync(_socket, _receive, _ping);
         _socket.Dispose();
         _stop.Dispose();
     }
 
     private async Task SendAsync(byte[] json, CancellationToken ct)
     {
-        var record = new byte[json.Length + 1];
-        json.CopyTo(record, 0);
-        record[^1] = RecordSeparator;
-        await _socket.SendAsync(record, WebSocketMessageType.Text, endOfMessage: true, ct);
+        await _socket.SendAsync(SignalRFraming.Record(json), WebSocketMessageType.Text, endOfMessage: true, ct);
     }
 
     private async Task PingLoopAsync(CancellationToken ct)
@@ -172,7 +154,7 @@ public sealed class HubFeed : IAsyncDisposable
                 var buffer = pending.WrittenSpan;
                 var consumed = 0;
                 int end;
-                while ((end = buffer[consumed..].IndexOf(RecordSeparator)) >= 0)
+                while ((end = buffer[consumed..].IndexOf(SignalRFraming.RecordSeparator)) >= 0)
                 {
                     var record = buffer.Slice(consumed, end);
                     if (!handshakeDone)

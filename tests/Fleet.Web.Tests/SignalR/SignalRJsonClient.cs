@@ -7,6 +7,7 @@ using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
+using Fleet.Simulator.Suite;
 
 namespace Fleet.Web.Tests.SignalR;
 
@@ -32,7 +33,6 @@ internal sealed class SignalRNegotiateException(HttpStatusCode status, string bo
 /// </summary>
 internal sealed class SignalRJsonClient : IAsyncDisposable
 {
-    private const byte RecordSeparator = 0x1e;
     private static readonly TimeSpan PingInterval = TimeSpan.FromSeconds(10);
 
     private readonly ClientWebSocket _socket;
@@ -159,21 +159,7 @@ internal sealed class SignalRJsonClient : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();
-        if (_socket.State == WebSocketState.Open)
-        {
-            try
-            {
-                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-                await _socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, timeout.Token);
-            }
-            catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
-            {
-                // The server went first; nothing to close.
-            }
-        }
-
-        _socket.Abort();
-        await Task.WhenAll(_receiveLoop, _pingLoop).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await SignalRFraming.CloseAsync(_socket, _receiveLoop, _pingLoop);
         _socket.Dispose();
         _sendLock.Dispose();
         _stop.Dispose();
@@ -181,9 +167,7 @@ internal sealed class SignalRJsonClient : IAsyncDisposable
 
     private async Task SendRecordAsync(ReadOnlyMemory<byte> json, CancellationToken ct)
     {
-        var record = new byte[json.Length + 1];
-        json.CopyTo(record);
-        record[^1] = RecordSeparator;
+        var record = SignalRFraming.Record(json.Span);
         await _sendLock.WaitAsync(ct);
         try
         {
@@ -261,7 +245,7 @@ internal sealed class SignalRJsonClient : IAsyncDisposable
         var consumed = 0;
         while (true)
         {
-            var end = buffer[consumed..].IndexOf(RecordSeparator);
+            var end = buffer[consumed..].IndexOf(SignalRFraming.RecordSeparator);
             if (end < 0)
             {
                 return consumed;
